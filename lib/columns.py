@@ -1,0 +1,110 @@
+"""Column helpers: each takes and returns a :class:`~pyspark.sql.Column`.
+
+Regular expressions end in ``\\z`` (true end of text) rather than ``$``, which in
+Java also matches before a final line break.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+INTEGER_RE = r"^[+-]?[0-9]+\z"
+NUMBER_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\z"
+TIMESTAMP_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\z"
+TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss"
+DATE_FORMAT = "yyyy-MM-dd"
+MONEY_TYPE = "decimal(18,2)"
+
+# (shape, Spark pattern): the shape pins two-digit day/month; the pattern's
+# month names match in any case (Spark parses case-insensitively, Locale.US).
+EVENT_DATE_FORMATS = (
+    (r"^[0-9]{2}-[A-Za-z]{3}-[0-9]{4}\z", "dd-MMM-yyyy"),
+    (r"^[A-Za-z]{3}-[0-9]{2}-[0-9]{4}\z", "MMM-dd-yyyy"),
+    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\z", "yyyy-MM-dd"),
+    (r"^[0-9]{2}/[0-9]{2}/[0-9]{4}\z", "dd/MM/yyyy"),
+)
+
+FORMULA_START_RE = r"^[=+\-@\t\r]"
+PLAIN_NUMBER_RE = r"^[+-]?[0-9]+(\.[0-9]+)?\z"
+PHONE_RE = r"^\+[0-9 ]+\z"
+
+
+def blank_to_null(text: Column) -> Column:
+    """Trim spaces; empty after trimming becomes null."""
+    trimmed = F.trim(text)
+    return F.when(trimmed != "", trimmed)
+
+
+def parse_event_date(text: Column) -> Column:
+    """Date from any of the four SPEC formats; null if none fits or not a real date."""
+    parsed = None
+    for shape, pattern in EVENT_DATE_FORMATS:
+        parsed = (F if parsed is None else parsed).when(
+            text.rlike(shape), F.try_to_date(text, pattern)
+        )
+    return parsed
+
+
+def parse_timestamp(text: Column) -> Column:
+    """``yyyy-MM-dd HH:mm:ss`` to timestamp; null if malformed or impossible."""
+    return F.when(text.rlike(TIMESTAMP_RE), F.try_to_timestamp(text, F.lit(TIMESTAMP_FORMAT)))
+
+
+def parse_positive_id(text: Column) -> Column:
+    """A positive integer id as bigint, else null (also on overflow)."""
+    value = F.when(text.rlike(INTEGER_RE), text.try_cast("bigint"))
+    return F.when(value > 0, value)
+
+
+def parse_quantity(text: Column) -> Column:
+    """An integer >= 1 as int, else null."""
+    value = F.when(text.rlike(INTEGER_RE), text.try_cast("int"))
+    return F.when(value >= 1, value)
+
+
+def parse_money(text: Column) -> Column:
+    """A number >= 0 as decimal(18,2) (half-up to pence), else null."""
+    value = F.when(text.rlike(NUMBER_RE), text.try_cast(MONEY_TYPE))
+    return F.when(value >= 0, value)
+
+
+def normalise_title(title: Column) -> Column:
+    """Trim, drop one trailing '.', title-case each space-separated word."""
+    undotted = F.regexp_replace(F.trim(title), r"\.\z", "")
+    cased = F.initcap(undotted)
+    return F.when(cased.isNull() | (cased == ""), F.lit("Unknown")).otherwise(cased)
+
+
+def season_start_year(event_date: Column, start_month: int) -> Column:
+    """Year in which the season holding ``event_date`` starts."""
+    before_start = F.month(event_date) < F.lit(start_month)
+    return F.year(event_date) - F.when(before_start, 1).otherwise(0)
+
+
+def season_label_of_year(start_year: Column, start_month: int) -> Column:
+    """``2023/24`` for a season starting in 2023; ``2023`` when seasons are years."""
+    if start_month == 1:
+        return start_year.cast("string")
+    end_yy = F.lpad(((start_year + 1) % 100).cast("string"), 2, "0")
+    return F.concat(start_year.cast("string"), F.lit("/"), end_yy)
+
+
+def season_label(event_date: Column, start_month: int) -> Column:
+    return season_label_of_year(season_start_year(event_date, start_month), start_month)
+
+
+def escape_formula(text: Column) -> Column:
+    """Prefix ``'`` to text a spreadsheet would run as a formula (SPEC 5)."""
+    risky = (
+        text.rlike(FORMULA_START_RE)
+        & ~text.rlike(PLAIN_NUMBER_RE)
+        & ~text.rlike(PHONE_RE)
+    )
+    return F.when(risky, F.concat(F.lit("'"), text)).otherwise(text)
+
+
+def event_id(event_name: Column, event_date: Column) -> Column:
+    """Stable key of an event's natural key (name, date): same event, same id."""
+    natural_key = F.concat_ws("|", event_name, F.date_format(event_date, DATE_FORMAT))
+    return F.concat(F.lit("EV-"), F.substring(F.sha2(natural_key, 256), 1, 12))

@@ -1,0 +1,72 @@
+"""The one function that makes a Spark session, for notebooks, tests and scripts.
+
+* ``SPARK_REMOTE`` set (e.g. ``sc://localhost:15002``) -> a Spark Connect session.
+* ``SPARK_MASTER`` set (e.g. ``spark://host:7077``) -> a classic session on it.
+* otherwise -> a local session tuned for one small machine.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from lib.java import ensure_java
+
+LOG4J_FILE = Path(__file__).with_name("log4j2.properties")
+
+# SQL settings every session gets, local or remote (session-scoped, so notebooks
+# sharing one Spark Connect server do not step on each other).
+SESSION_SETTINGS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": os.environ.get("SPARK_SHUFFLE_PARTITIONS", "8"),
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+}
+
+# Settings fixed when the JVM starts (local or SPARK_MASTER sessions only).
+JVM_OPTIONS = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG4J_FILE}"
+LOCAL_SETTINGS = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "4g"),
+    "spark.driver.extraJavaOptions": JVM_OPTIONS,
+    "spark.executor.extraJavaOptions": JVM_OPTIONS,
+    "spark.sql.warehouse.dir": os.environ.get(
+        "SPARK_WAREHOUSE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "ticket-insights-warehouse")
+    ),
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
+}
+
+
+def use_utc_in_python() -> None:
+    """Python's own clock functions in UTC too, so dates agree with Spark's."""
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+
+def get_spark(app_name: str = "ticket-insights") -> SparkSession:
+    """Return this process's Spark session, creating it on first use."""
+    use_utc_in_python()
+    remote = os.environ.get("SPARK_REMOTE")
+    if remote:
+        spark = SparkSession.builder.remote(remote).getOrCreate()
+    else:
+        ensure_java()
+        builder = SparkSession.builder.appName(app_name).master(
+            os.environ.get("SPARK_MASTER", "local[*]")
+        )
+        for key, value in LOCAL_SETTINGS.items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+    for key, value in SESSION_SETTINGS.items():
+        spark.conf.set(key, value)
+    return spark
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """True for a Spark Connect session (no SparkContext, no RDDs)."""
+    return "connect" in type(spark).__module__

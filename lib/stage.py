@@ -1,0 +1,124 @@
+"""Run the staging layer once per version of the inputs and keep it as parquet.
+
+The folder ``<output>/_staging/<fingerprint>`` holds the classified customers
+and tickets. The fingerprint covers each input's path, size and modification
+time and the cleaning code itself, so a changed input or rule re-cleans and an
+unchanged one is reused. A file lock makes concurrent notebooks wait for one
+builder instead of all building; the folder is renamed into place only when
+complete, so nobody reads a half-written copy.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lib import staging
+from lib.config import Params
+from lib.readers import read_raw_customers, read_raw_tickets, require_file
+
+_CODE_FILES = ("readers.py", "columns.py", "staging.py", "stage.py")
+_COMPLETE = "_COMPLETE"
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Clean inputs and their rejects, all read from the staged parquet."""
+
+    tickets: DataFrame
+    customers: DataFrame
+    tickets_rejected: DataFrame
+    customers_rejected: DataFrame
+    data_quality: DataFrame
+
+
+def fingerprint(params: Params) -> str:
+    digest = hashlib.sha256()
+    for path in (params.tickets_path, params.customers_path):
+        info = path.stat()
+        digest.update(f"{path}|{info.st_size}|{info.st_mtime_ns}\n".encode())
+    for name in _CODE_FILES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:20]
+
+
+@contextmanager
+def _locked(folder: Path):
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build(spark: SparkSession, params: Params, target: Path) -> None:
+    raw_customers = read_raw_customers(spark, params.customers_path)
+    raw_tickets = read_raw_tickets(spark, params.tickets_path)
+    customers_path = str(target / "customers")
+    staging.classify_customers(raw_customers).write.parquet(customers_path)
+    clean_ids = spark.read.parquet(customers_path).where(
+        F.col("reject_reason").isNull()
+    ).select("customer_id")
+    rejected = F.col("reject_reason").isNotNull()
+    tickets = staging.classify_tickets(raw_tickets, clean_ids).select(
+        "_row_seq",
+        # raw text is only needed for rejects; nulls cost nothing in parquet
+        *[F.when(rejected, F.col(c)).alias(c) for c in staging.RAW_TICKET_COLUMNS],
+        *staging.CLEAN_TICKET_COLUMNS,
+        "reject_reason",
+    )
+    tickets.write.parquet(str(target / "tickets"))
+    (target / _COMPLETE).write_text("ok\n")
+
+
+def ensure_staged(spark: SparkSession, params: Params) -> Path:
+    """Path of the staged parquet for the current inputs, building it if needed."""
+    # Fail on file-level problems before taking the lock or starting any job.
+    params_fp = fingerprint_or_raise(params)
+    root = params.staging_dir
+    target = root / params_fp
+    with _locked(root):
+        if not (target / _COMPLETE).exists():
+            scratch = root / f".building-{uuid.uuid4().hex}"
+            try:
+                _build(spark, params, scratch)
+                shutil.rmtree(target, ignore_errors=True)
+                scratch.rename(target)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        for stale in root.iterdir():  # older versions and crashed builds
+            if stale.is_dir() and stale.name != params_fp:
+                shutil.rmtree(stale, ignore_errors=True)
+    return target
+
+
+def fingerprint_or_raise(params: Params) -> str:
+    for path in (params.customers_path, params.tickets_path):
+        require_file(path)
+    return fingerprint(params)
+
+
+def load_staged(spark: SparkSession, params: Params) -> Staged:
+    folder = ensure_staged(spark, params)
+    customers = spark.read.parquet(str(folder / "customers"))
+    tickets = spark.read.parquet(str(folder / "tickets"))
+    data_quality = staging.outcome_counts(customers, "customers").unionByName(
+        staging.outcome_counts(tickets, "tickets")
+    )
+    return Staged(
+        tickets=staging.clean_rows(tickets, staging.CLEAN_TICKET_COLUMNS),
+        customers=staging.clean_rows(customers, staging.CLEAN_CUSTOMER_COLUMNS),
+        tickets_rejected=staging.rejected_tickets(tickets),
+        customers_rejected=staging.rejected_customers(customers),
+        data_quality=data_quality,
+    )

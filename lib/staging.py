@@ -1,0 +1,140 @@
+"""The staging layer: SPEC section 2's cleaning rules, once, in one place.
+
+Pure transforms classify every raw record as clean or rejected (with the first
+failing reason). :func:`lib.stage.load_staged` runs them once per input version
+and stores the result as parquet, which every notebook then reads.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from lib import columns as C
+from lib.readers import TICKET_COLUMNS
+
+CLEAN_TICKET_COLUMNS = (
+    "order_id", "customer_id", "event_name", "event_date",
+    "venue", "purchase_ts", "quantity", "net_sales",
+)
+CLEAN_CUSTOMER_COLUMNS = (
+    "customer_id", "customer_title", "first_name", "last_name", "email", "phone", "postcode",
+)
+RAW_TICKET_COLUMNS = tuple(f"raw_{name}" for name in TICKET_COLUMNS)
+
+
+def _first_failure(checks: list[tuple[Column, str]]) -> Column:
+    """The reason of the first check that fails, else null."""
+    reason = None
+    for failed, name in checks:
+        reason = (F if reason is None else reason).when(failed, F.lit(name))
+    return reason
+
+
+def _rank_in_file_order(key: str) -> Column:
+    """1 for a key's first clean-so-far record in file order, 2 for the next..."""
+    passed = F.col("reject_reason").isNull()
+    window = Window.partitionBy(F.col(key), passed).orderBy("_row_seq")
+    return F.row_number().over(window)
+
+
+def _reject_duplicates(df: DataFrame, key: str, reason: str) -> DataFrame:
+    duplicate = F.col("reject_reason").isNull() & (_rank_in_file_order(key) > 1)
+    return df.withColumn(
+        "reject_reason", F.when(duplicate, F.lit(reason)).otherwise(F.col("reject_reason"))
+    )
+
+
+def classify_customers(raw: DataFrame) -> DataFrame:
+    """Raw customers -> every record with typed fields and ``reject_reason``."""
+    parsed = F.col("parsed")
+    contact = parsed["contact_details"]
+    customer_id = C.parse_positive_id(F.trim(parsed["CustomerIdentity"]))
+    reason = _first_failure([
+        (parsed.isNull() | parsed["_corrupt_record"].isNotNull(), "malformed_json"),
+        (customer_id.isNull(), "invalid_customer_id"),
+    ])
+    return raw.select(
+        "_row_seq",
+        "raw_record",
+        customer_id.alias("customer_id"),
+        C.normalise_title(parsed["Customer Title"]).alias("customer_title"),
+        C.blank_to_null(parsed["First Name"]).alias("first_name"),
+        C.blank_to_null(parsed["Last Name"]).alias("last_name"),
+        C.blank_to_null(parsed["Email"]).alias("email"),
+        C.blank_to_null(contact["phone"]).alias("phone"),
+        C.blank_to_null(contact["postcode"]).alias("postcode"),
+        reason.alias("reject_reason"),
+    ).transform(_reject_duplicates, "customer_id", "duplicate_customer_id")
+
+
+def _parsed_ticket_fields(raw: DataFrame) -> DataFrame:
+    trimmed = {name: F.trim(F.col(name)) for name in TICKET_COLUMNS}
+    return raw.select(
+        "_row_seq",
+        "_malformed",
+        *[F.col(name).alias(f"raw_{name}") for name in TICKET_COLUMNS],
+        C.blank_to_null(trimmed["order_id"]).alias("order_id"),
+        C.parse_positive_id(trimmed["customer_id"]).alias("customer_id"),
+        C.blank_to_null(trimmed["event_name"]).alias("event_name"),
+        C.parse_event_date(trimmed["event_date"]).alias("event_date"),
+        C.blank_to_null(trimmed["venue"]).alias("venue"),
+        C.parse_timestamp(trimmed["purchase_ts"]).alias("purchase_ts"),
+        C.parse_quantity(trimmed["quantity"]).alias("quantity"),
+        C.parse_money(trimmed["net_sales"]).alias("net_sales"),
+    )
+
+
+def _with_known_customer(tickets: DataFrame, clean_customer_ids: DataFrame) -> DataFrame:
+    known = clean_customer_ids.select("customer_id", F.lit(True).alias("_known_customer"))
+    return tickets.join(F.broadcast(known), on="customer_id", how="left")
+
+
+def classify_tickets(raw: DataFrame, clean_customer_ids: DataFrame) -> DataFrame:
+    """Raw ticket lines -> every row with typed fields and ``reject_reason``.
+
+    ``clean_customer_ids`` has one column, ``customer_id``, of clean customers.
+    """
+    reason = _first_failure([
+        (F.col("_malformed"), "malformed_row"),
+        (F.col("order_id").isNull(), "missing_order_id"),
+        (F.col("customer_id").isNull(), "invalid_customer_id"),
+        (F.col("event_name").isNull(), "missing_event_name"),
+        (F.col("event_date").isNull(), "invalid_event_date"),
+        (F.col("purchase_ts").isNull(), "invalid_purchase_ts"),
+        (F.col("quantity").isNull(), "invalid_quantity"),
+        (F.col("net_sales").isNull(), "invalid_net_sales"),
+        (F.col("_known_customer").isNull(), "unknown_customer"),
+    ])
+    return (
+        raw.transform(_parsed_ticket_fields)
+        .transform(_with_known_customer, clean_customer_ids)
+        .select("_row_seq", *RAW_TICKET_COLUMNS, *CLEAN_TICKET_COLUMNS, reason.alias("reject_reason"))
+        .transform(_reject_duplicates, "order_id", "duplicate_order_id")
+    )
+
+
+def clean_rows(classified: DataFrame, columns: tuple[str, ...]) -> DataFrame:
+    return classified.where(F.col("reject_reason").isNull()).select("_row_seq", *columns)
+
+
+def rejected_tickets(classified: DataFrame) -> DataFrame:
+    """SPEC rejects/tickets_rejected.csv rows, fields exactly as read, file order."""
+    return (
+        classified.where(F.col("reject_reason").isNotNull())
+        .select(*[F.col(f"raw_{n}").alias(n) for n in TICKET_COLUMNS], "reject_reason", "_row_seq")
+    )
+
+
+def rejected_customers(classified: DataFrame) -> DataFrame:
+    return classified.where(F.col("reject_reason").isNotNull()).select(
+        "raw_record", "reject_reason", "_row_seq"
+    )
+
+
+def outcome_counts(classified: DataFrame, dataset: str) -> DataFrame:
+    """(dataset, outcome, rows): outcome is ``clean`` or the reject reason."""
+    outcome = F.coalesce(F.col("reject_reason"), F.lit("clean"))
+    return classified.groupBy(outcome.alias("outcome")).agg(F.count(F.lit(1)).alias("rows")).select(
+        F.lit(dataset).alias("dataset"), "outcome", "rows"
+    )
