@@ -35,7 +35,7 @@ import numpy as np
 
 CHUNK = 100_000  # rows per RNG chunk; fixed so output never depends on the workers
 HEADER = "order_id|customer_id|event_name|event_date|venue|purchase_ts|quantity|net_sales"
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 CLUBS = [
     ("Harbour City", "Harbour City Stadium"), ("Northgate Rovers", "Northgate Park"),
     ("Millbrook Town", '"The Den", Millbrook'), ("Eastwick Athletic", "Eastwick Road"),
@@ -48,15 +48,23 @@ CLUBS = [
     ("Thornbury Swifts", "Swifts Lane"), ("Whitecliff Town", "Cliff Top Stadium"),
     ("Glenmore Celtic", "Glenmore Park"), ("Sutton Rise", "Rise Stadium"),
 ]
-FIRST = ("James Oliver Jack Harry George Thomas William Daniel Samuel Joseph David Michael "
-         "Matthew Ryan Liam Callum Ethan Lewis Owen Rhys Jamie Adam Ben Peter Paul Mark "
-         "Olivia Amelia Isla Emily Sophie Grace Jessica Lucy Ella Chloe Hannah Charlotte "
-         "Megan Ruby Holly Emma Sarah Laura Rebecca Rachel Claire Katie Jane Anna Helen").split()
-LAST = ("Smith Jones Williams Taylor Brown Davies Evans Wilson Thomas Johnson Roberts Robinson "
-        "Thompson Wright Walker White Edwards Hughes Green Hall Lewis Harris Clarke Patel "
-        "Jackson Wood Turner Martin Cooper Hill Ward Morris Moore Clark Lee King Baker "
-        "Harrison Morgan Allen James Scott Phillips Watson Davis Parker Price Bennett Young "
-        "Griffiths Mitchell Kelly Cook Carter Richardson Bailey Collins Bell Shaw Murphy").split()
+FIRST = [
+    "James", "Oliver", "Jack", "Harry", "George", "Thomas", "William", "Daniel", "Samuel",
+    "Joseph", "David", "Michael", "Matthew", "Ryan", "Liam", "Callum", "Ethan", "Lewis",
+    "Owen", "Rhys", "Jamie", "Adam", "Ben", "Peter", "Paul", "Mark", "Olivia", "Amelia",
+    "Isla", "Emily", "Sophie", "Grace", "Jessica", "Lucy", "Ella", "Chloe", "Hannah",
+    "Charlotte", "Megan", "Ruby", "Holly", "Emma", "Sarah", "Laura", "Rebecca", "Rachel",
+    "Claire", "Katie", "Jane", "Anna", "Helen"
+]
+LAST = [
+    "Smith", "Jones", "Williams", "Taylor", "Brown", "Davies", "Evans", "Wilson", "Thomas",
+    "Johnson", "Roberts", "Robinson", "Thompson", "Wright", "Walker", "White", "Edwards",
+    "Hughes", "Green", "Hall", "Lewis", "Harris", "Clarke", "Patel", "Jackson", "Wood",
+    "Turner", "Martin", "Cooper", "Hill", "Ward", "Morris", "Moore", "Clark", "Lee", "King",
+    "Baker", "Harrison", "Morgan", "Allen", "James", "Scott", "Phillips", "Watson", "Davis",
+    "Parker", "Price", "Bennett", "Young", "Griffiths", "Mitchell", "Kelly", "Cook",
+    "Carter", "Richardson", "Bailey", "Collins", "Bell", "Shaw", "Murphy"
+]
 FIRST_ODD = ["Zoë", "Siân", "Seán", "Niamh", "Aoife", "Chloé", "Dafydd", "Ffion",
              '=HYPERLINK("http://example.com","x")', "+Tom", "@Sam", "-Jo", 'Robert "Bob"']
 LAST_ODD = ["O'Brien", "Smith, Jr", "-Smith", "D'Arcy", "Brontë", "Ó Súilleabháin",
@@ -64,7 +72,10 @@ LAST_ODD = ["O'Brien", "Smith, Jr", "-Smith", "D'Arcy", "Brontë", "Ó Súilleab
 TITLES = {"Mr": 33, "Mrs": 17, "Ms": 11, "Miss": 9, "Dr": 4, "Prof": 1, "Mx": 1, "Rev": 1,
           " MRS. ": 1, "mr": 2, "MR": 1, "Mr.": 2, "dr": 1, "Dr..": 0.5, "miss ": 1, "  Ms": 1,
           "": 1.5, None: 1.5, "<absent>": 1.5}
-AREAS = "SW SE N E W NW M B LS BS CF EH G L NE S NG OX CB BN PL EX YO HU LE CV DE ST SA AB".split()
+AREAS = [
+    "SW", "SE", "N", "E", "W", "NW", "M", "B", "LS", "BS", "CF", "EH", "G", "L", "NE", "S",
+    "NG", "OX", "CB", "BN", "PL", "EX", "YO", "HU", "LE", "CV", "DE", "ST", "SA", "AB"
+]
 INWARD = "ABDEFGHJLNPQRSTUWXYZ"
 DOMAINS = ["example.com", "example.co.uk", "example.org", "example.net"]
 # event_date formats: four canonical ones, then odd-case month variants of the MMM two
@@ -236,7 +247,7 @@ def ticket_chunk(k: int) -> bytes:
     secs = rng.integers(7 * 3600, 86400, n)
     pool, days, times, frac = w.pool, w.days, w.times, w.frac
     lines = [
-        f"ORD-{o:08d}|{c}|{pool[e]}|{days[d]}{times[s]}|{q}|{x}.{frac[p]}"
+        f"ORD-{o + 1:08d}|{c}|{pool[e]}|{days[d]}{times[s]}|{q}|{x}.{frac[p]}"
         for o, c, e, d, s, q, x, p in zip(
             range(start, start + n), w.ord_ids[cust].tolist(), ev.tolist(),
             (pday - w.day0).tolist(), secs.tolist(), qty.tolist(),
@@ -277,17 +288,25 @@ def _names(pool: list[str], odd: list[str]):
     return enc, padded, [_slug(x) for x in names], p / p.sum()
 
 
-FIRST_J, FIRST_PAD, FIRST_SLUG, FIRST_P = _names(FIRST, FIRST_ODD)
+FIRST_J, FIRST_PAD, FIRST_SLUG, _ = _names(FIRST, FIRST_ODD)
 LAST_J, LAST_PAD, LAST_SLUG, LAST_P = _names(LAST, LAST_ODD)
 TITLE_PART = ["" if t == "<absent>" else f'"Customer Title": {json.dumps(t)}, ' for t in TITLES]
 TITLE_P = np.array(list(TITLES.values())) / sum(TITLES.values())
+N_MALE = FIRST.index("Olivia")  # FIRST lists male names, then female ones
+_SEX = {"mr": 0, "mrs": 1, "ms": 1, "miss": 1}  # 2: any first name
+TITLE_SEX = np.array([_SEX.get((t or "").strip(" .").lower(), 2) for t in TITLES])
 
 
 def customer_records(rng: np.random.Generator, ids: list[str | None]) -> list[str]:
     """JSON lines for customers with the given CustomerIdentity texts (None: key absent)."""
     n = len(ids)
     ti = rng.choice(len(TITLE_PART), n, p=TITLE_P).tolist()
-    fi, li = rng.choice(len(FIRST_J), n, p=FIRST_P), rng.choice(len(LAST_J), n, p=LAST_P)
+    sex = TITLE_SEX[ti]
+    span = np.array([N_MALE, len(FIRST) - N_MALE, len(FIRST)])[sex]
+    fi = np.array([0, N_MALE, 0])[sex] + (rng.random(n) * span).astype(np.int64)
+    odd = rng.random(n) < 0.015
+    fi[odd] = len(FIRST) + rng.integers(0, len(FIRST_ODD), int(odd.sum()))
+    li = rng.choice(len(LAST_J), n, p=LAST_P)
     pad = (rng.random(n) < 0.01).tolist()
     num, dom = rng.integers(0, 100, n).tolist(), rng.integers(0, len(DOMAINS), n).tolist()
     ph = rng.integers(0, 10**9, n).tolist()
@@ -296,7 +315,7 @@ def customer_records(rng: np.random.Generator, ids: list[str | None]) -> list[st
     out = []
     for j in range(n):
         f, la, p, c = int(fi[j]), int(li[j]), ph[j], pc[j]
-        r, mid, end = p % 20, p % 1000, p // 1000 % 10**6
+        r, mid, end = p % 20, 400 + p % 600, p // 1000 % 10**6  # mobiles 074xx-079xx
         phone = f"07{mid:03d} {end:06d}" if r < 16 else (
             f"+44 7{mid:03d} {end:06d}" if r < 19 else f"020 7946 {p % 10000:04d}")
         post = (f"{AREAS[c % len(AREAS)]}{c // 100 % 20 + 1} {c // 2000 % 10}"

@@ -55,12 +55,12 @@ class Params:
         return self.output_dir / "rejects"
 
 
-def _resolve(path: str | os.PathLike, name: str) -> Path:
+def _resolve(path: str | os.PathLike, name: str, base: Path) -> Path:
     if path is None or str(path).strip() == "":
         raise ParameterError(f"{name} must be a folder path, got {path!r}")
     candidate = Path(path).expanduser()
     if not candidate.is_absolute():
-        candidate = Path.cwd() / candidate
+        candidate = base / candidate
     return candidate.resolve()
 
 
@@ -100,10 +100,15 @@ def make_params(
     output_dir: str | os.PathLike = "output",
     as_of_date: str | dt.date | None = None,
     season_start_month: int | str = DEFAULT_SEASON_START_MONTH,
+    base_dir: Path = PROJECT_ROOT,
 ) -> Params:
-    """Validate raw parameters (from papermill, the CLI or a test)."""
-    data = _resolve(data_dir, "data_dir")
-    output = _resolve(output_dir, "output_dir")
+    """Validate raw parameters (from papermill, the CLI or a test).
+
+    Relative folders are taken from ``base_dir`` (the project root), so a
+    notebook finds ``data/`` whether it runs in JupyterLab, papermill or nbval.
+    """
+    data = _resolve(data_dir, "data_dir", base_dir)
+    output = _resolve(output_dir, "output_dir", base_dir)
     if output == data or data in output.parents:
         raise ParameterError(
             f"output_dir {output} is the same as or inside data_dir {data}; "

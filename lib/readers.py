@@ -170,3 +170,11 @@ def _array_records(spark: SparkSession, path: Path) -> DataFrame:
             "fix the file or save it as JSON Lines"
         )
     return exploded.select(F.col("_row_seq").cast("bigint"), "raw_record")
+
+
+def raw_record_counts(spark: SparkSession, tickets: Path, customers: Path) -> dict[str, int]:
+    """Records in each input as read (non-blank lines / array elements)."""
+    return {
+        "customers": read_raw_customers(spark, customers).count(),
+        "tickets": read_raw_tickets(spark, tickets).count(),
+    }

@@ -1,0 +1,61 @@
+"""Events: the (event_name, event_date) grain shared by 01, 08 and 09."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lib import columns as C
+
+EVENT_KEY = ("event_name", "event_date")
+
+
+def event_facts(tickets: DataFrame, season_start_month: int) -> DataFrame:
+    """One row per event with ≥1 clean order: id, venue of its first clean
+    order in file order, season, and order/ticket/sales totals."""
+    return (
+        tickets.groupBy(*EVENT_KEY)
+        .agg(
+            F.min_by("venue", "_row_seq").alias("venue"),
+            F.count(F.lit(1)).alias("order_count"),
+            F.sum("quantity").alias("tickets_sold"),
+            F.sum("net_sales").alias("net_sales"),
+        )
+        .select(
+            C.event_id(F.col("event_name"), F.col("event_date")).alias("event_id"),
+            *EVENT_KEY,
+            "venue",
+            C.season_label(F.col("event_date"), season_start_month).alias("season"),
+            "order_count",
+            "tickets_sold",
+            "net_sales",
+        )
+    )
+
+
+def events_summary(tickets: DataFrame, season_start_month: int) -> DataFrame:
+    """SPEC 01_events.csv: events with order counts, by date then name."""
+    return (
+        event_facts(tickets, season_start_month)
+        .select(
+            "event_id",
+            "event_name",
+            "event_date",
+            F.date_format("event_date", "EEE dd MMM yyyy").alias("event_date_display"),
+            "venue",
+            "season",
+            "order_count",
+            "tickets_sold",
+            "net_sales",
+        )
+        .orderBy(*EVENT_KEY)
+    )
+
+
+def dim_event(tickets: DataFrame, season_start_month: int) -> DataFrame:
+    """SPEC 09_dim_event.csv: one row per event, by date then name."""
+    return (
+        event_facts(tickets, season_start_month)
+        .select("event_id", "event_name", "event_date", "venue", "season")
+        .orderBy(*EVENT_KEY)
+    )
