@@ -102,12 +102,12 @@ def build_fixtures(rng: np.random.Generator, ref: date):
     for s in range(6):
         y = sy0 + s
         cand = np.arange(date(y, 8, 8).toordinal(), date(y + 1, 5, 21).toordinal())
-        wd = np.array([[1, 1, 1, 0.2, 0.3, 6, 2][o % 7] for o in cand])  # ordinal 1 is Monday
+        wd = np.array([0.2, 1, 1, 0.2, 0.3, 6, 2])[(cand - 1) % 7]  # Mon..Sun: mostly Saturdays
         pairs = [(h, a) for h in range(len(CLUBS)) for a in range(len(CLUBS)) if h != a]
         picks = rng.choice(cand, len(pairs), p=wd / wd.sum())
         weight = np.array([pop[h] * pop[a] ** 0.5 for h, a in pairs])
         big = rng.random(len(pairs)) < 0.1
-        for (h, a), o, b in zip(pairs, picks.tolist(), big.tolist()):
+        for (h, a), o, b in zip(pairs, picks.tolist(), big.tolist(), strict=True):
             name, venue = f"{CLUBS[h][0]} v {CLUBS[a][0]}", CLUBS[h][1]
             pool.extend(f"{name}|{t}|{venue}" for t in _fmt_dates(o))
             days.append(o)
@@ -203,7 +203,7 @@ def _spoil(rng: np.random.Generator, lines: list[str], w: World) -> None:
     vs = rng.integers(0, 2**31, len(pos)).tolist()
     good = np.flatnonzero(~dirty)
     n_before = np.searchsorted(good, pos).tolist()
-    for i, k, v, nb in zip(pos.tolist(), kinds.tolist(), vs, n_before):
+    for i, k, v, nb in zip(pos.tolist(), kinds.tolist(), vs, n_before, strict=True):
         if k == 10:  # re-send an earlier clean row: exact, or with another quantity
             f = lines[good[v % nb]].split("|")
             if v % 3 == 0:
@@ -212,7 +212,7 @@ def _spoil(rng: np.random.Generator, lines: list[str], w: World) -> None:
         else:
             lines[i] = _bad_field(lines[i].split("|"), k, v, w.unknown)
     pad = np.flatnonzero((rng.random(n) < w.rate) & ~dirty).tolist()
-    for i, v in zip(pad, rng.integers(0, 2**31, len(pad)).tolist()):
+    for i, v in zip(pad, rng.integers(0, 2**31, len(pad)).tolist(), strict=True):
         f = lines[i].split("|")
         j = (1, 2, 3, 4, 6, 7)[v % 6]
         f[j] = (" " + f[j], f[j] + "  ", "  " + f[j] + " ")[v // 6 % 3]
@@ -251,7 +251,7 @@ def ticket_chunk(k: int) -> bytes:
         for o, c, e, d, s, q, x, p in zip(
             range(start, start + n), w.ord_ids[cust].tolist(), ev.tolist(),
             (pday - w.day0).tolist(), secs.tolist(), qty.tolist(),
-            (net // 100).tolist(), (net % 100).tolist())
+            (net // 100).tolist(), (net % 100).tolist(), strict=True)
     ]
     _spoil(rng, lines, w)
     return ("\n".join(lines) + "\n").encode()
@@ -343,6 +343,7 @@ def _bad_customer(rng, kind: int, v: int, trunc_id: int, earlier_id: int) -> str
 
 
 def write_customers(fh, seed: int, n: int, rate: float) -> int:
+    """Write customer.json in blocks of CHUNK clean records, bad ones slotted in; count lines."""
     pos, kinds, vs, order = customer_plan(seed, n, rate)
     bad_at = np.searchsorted(pos, np.arange(0, n + CHUNK, CHUNK))
     trunc_ids = n + np.cumsum(kinds == 0)  # truncated records take ids n+1, n+2, ...
@@ -402,7 +403,7 @@ def main(argv=None) -> int:
                           file=sys.stderr)
                     next_pct += 10
             fh.write(b"\n")  # a trailing blank line
-        for t, f in zip(tmp, final):
+        for t, f in zip(tmp, final, strict=True):
             os.replace(t, f)
     finally:
         for t in tmp:

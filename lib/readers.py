@@ -161,7 +161,7 @@ def read_raw_customers(spark: SparkSession, path: Path) -> DataFrame:
 
 def _array_records(spark: SparkSession, path: Path) -> DataFrame:
     """Elements of a top-level JSON array, each as compact JSON text."""
-    whole = spark.read.option("wholetext", True).text(str(path))
+    whole = spark.read.text(str(path), wholetext=True)
     elements = F.from_json(F.regexp_replace("value", "^\ufeff", ""), "array<string>")
     exploded = whole.select(F.posexplode(elements).alias("_row_seq", "raw_record"))
     if exploded.isEmpty() and whole.select(elements.isNull().alias("bad")).first()["bad"]:

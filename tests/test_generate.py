@@ -129,6 +129,10 @@ def load(out: Path) -> Data:
     return Data(text, lines, rows, reasons, cust_lines, cust_reasons, clean)
 
 
+def rows_where(data: Data, reason: str) -> list[list[str]]:
+    return [r for r, why in zip(data.rows, data.reasons, strict=True) if why == reason]
+
+
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gen") / "nested" / "data"  # out dir is created
@@ -177,14 +181,13 @@ def test_fields_are_eight_except_malformed_rows(data):
 
 def test_all_date_formats_and_one_event_in_several(data):
     formats_by_event = collections.defaultdict(set)
-    for raw, reason in zip(data.rows, data.reasons):
-        if reason == "clean":
-            fmt, day = parse_date(raw[3].strip(" "))
-            formats_by_event[(raw[2].strip(" "), day)].add(fmt)
+    for raw in rows_where(data, "clean"):
+        fmt, day = parse_date(raw[3].strip(" "))
+        formats_by_event[(raw[2].strip(" "), day)].add(fmt)
     assert set().union(*formats_by_event.values()) == set(DATE_FORMATS)
     assert max(len(f) for f in formats_by_event.values()) >= 2
-    months = {m.group() for r, why in zip(data.rows, data.reasons)
-              if why == "clean" and (m := re.search("[A-Za-z]{3}", r[3]))}
+    months = {m.group() for r in rows_where(data, "clean")
+              if (m := re.search("[A-Za-z]{3}", r[3]))}
     assert any(m.islower() for m in months) and any(m.isupper() for m in months)
     names = collections.defaultdict(set)
     for name, day in formats_by_event:
@@ -197,17 +200,14 @@ def test_every_ticket_reject_reason_occurs(data):
     for reason in TICKET_REASONS:
         assert counts[reason] >= 3, (reason, counts)
     assert counts["clean"] / len(data.rows) >= 0.97
-    malformed = [r for r, why in zip(data.rows, data.reasons) if why == "malformed_row"]
+    malformed = rows_where(data, "malformed_row")
     assert any(len(r) < 8 for r in malformed) and any(len(r) > 8 for r in malformed)
 
 
 def test_unknown_customers_include_rejected_customer_ids(data):
-    ids = set()
-    for raw, why in zip(data.rows, data.reasons):
-        if why == "unknown_customer":
-            ids.add(int(raw[1].strip(" ")))
+    ids = {int(raw[1].strip(" ")) for raw in rows_where(data, "unknown_customer")}
     truncated = set()
-    for line, why in zip(data.cust_lines, data.cust_reasons):
+    for line, why in zip(data.cust_lines, data.cust_reasons, strict=True):
         m = re.match(r'\{"CustomerIdentity": (\d+)', line)
         if why == "malformed_json" and m:
             truncated.add(int(m.group(1)))
@@ -230,7 +230,7 @@ def test_every_customer_reject_reason_and_messy_titles(data):
 
 
 def test_harmless_mess_is_present(data):
-    clean_rows = [r for r, why in zip(data.rows, data.reasons) if why == "clean"]
+    clean_rows = rows_where(data, "clean")
     assert any(any(x != x.strip(" ") for x in r) for r in clean_rows)  # padding
     assert any('"' in r[4] for r in clean_rows) and any("," in r[4] for r in clean_rows)
     names = [o[k] for o in data.clean.values() for k in ("First Name", "Last Name")]
@@ -241,7 +241,7 @@ def test_harmless_mess_is_present(data):
 
 
 def test_about_ten_percent_of_customers_never_order(data):
-    buyers = {int(r[1].strip(" ")) for r, why in zip(data.rows, data.reasons) if why == "clean"}
+    buyers = {int(r[1].strip(" ")) for r in rows_where(data, "clean")}
     assert buyers <= set(data.clean)
     share = 1 - len(buyers) / len(data.clean)
     assert 0.07 <= share <= 0.16, share
@@ -249,9 +249,7 @@ def test_about_ten_percent_of_customers_never_order(data):
 
 def test_purchases_precede_events_and_statuses_vary(data):
     latest = {}
-    for raw, why in zip(data.rows, data.reasons):
-        if why != "clean":
-            continue
+    for raw in rows_where(data, "clean"):
         day = parse_date(raw[3].strip(" "))[1]
         assert parse_ts(raw[5].strip(" ")) < datetime(day.year, day.month, day.day)
         cid = int(raw[1].strip(" "))

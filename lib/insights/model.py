@@ -1,0 +1,95 @@
+"""08 and 09: the order-grain denormalized table and the star schema behind it.
+
+09 splits 08 into two dimensions and a fact: ``dim_customer`` (customer grain),
+``dim_event`` (event grain, from :mod:`lib.insights.events`) and
+``fact_transaction`` (order grain). ``fact_transaction`` joins ``dim_customer``
+on ``customer_id`` and ``dim_event`` on ``event_id``; joining the three back
+gives 08 row for row (:func:`rebuild_denormalized`).
+
+``event_id`` is always :func:`lib.columns.event_id` of the event's natural key
+(name, date), so the same event has the same id in 01, 08 and 09, in every run.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lib import columns as C
+from lib.insights.events import EVENT_KEY, dim_event, event_facts
+
+__all__ = [
+    "DENORMALIZED_COLUMNS",
+    "dim_customer",
+    "dim_event",
+    "fact_transaction",
+    "rebuild_denormalized",
+    "tickets_denormalized",
+]
+
+ORDER_COLUMNS = ("order_id", "purchase_ts", "quantity", "net_sales")
+EVENT_COLUMNS = ("event_id", "event_name", "event_date", "venue", "season")
+CUSTOMER_COLUMNS = (
+    "customer_id", "customer_title", "first_name", "last_name", "email", "phone", "postcode",
+)
+DENORMALIZED_COLUMNS = (*ORDER_COLUMNS, *EVENT_COLUMNS, *CUSTOMER_COLUMNS)
+DENORMALIZED_ORDER = ("event_date", "purchase_ts", "order_id")
+FACT_COLUMNS = ("order_id", "customer_id", "event_id", "purchase_ts", "quantity", "net_sales")
+
+
+def _event_attributes(tickets: DataFrame, season_start_month: int) -> DataFrame:
+    """One row per event: id, natural key, venue (first clean order's), season."""
+    return event_facts(tickets, season_start_month).select(*EVENT_COLUMNS)
+
+
+def tickets_denormalized(
+    tickets: DataFrame, customers: DataFrame, season_start_month: int
+) -> DataFrame:
+    """SPEC 08: one row per clean order with its event's and its customer's
+    attributes, by event date, purchase time, order id.
+
+    ``venue`` is the event's venue (SPEC 2: its first clean order's venue), so
+    every order of an event shows the same one. Both joins are inner and lose
+    nothing: every clean order has an event and a clean customer (staging
+    rejects ``unknown_customer``). The event dimension is small: broadcast.
+    """
+    events = _event_attributes(tickets, season_start_month)
+    return (
+        tickets.select(*ORDER_COLUMNS, *EVENT_KEY, "customer_id")
+        .join(F.broadcast(events), on=list(EVENT_KEY), how="inner")
+        .join(customers.select(*CUSTOMER_COLUMNS), on="customer_id", how="inner")
+        .select(*DENORMALIZED_COLUMNS)
+        .orderBy(*DENORMALIZED_ORDER)
+    )
+
+
+def dim_customer(customers: DataFrame) -> DataFrame:
+    """SPEC 09_dim_customer.csv: every clean customer (ordered or not), by id."""
+    return customers.select(*CUSTOMER_COLUMNS).orderBy("customer_id")
+
+
+def fact_transaction(tickets: DataFrame) -> DataFrame:
+    """SPEC 09_fact_transaction.csv: one row per clean order with its foreign
+    keys, by purchase time then order id. ``event_id`` is computed from the
+    order's own (event_name, event_date), the same function dim_event uses, so
+    no join is needed to find it."""
+    return tickets.select(
+        "order_id",
+        "customer_id",
+        C.event_id(F.col("event_name"), F.col("event_date")).alias("event_id"),
+        "purchase_ts",
+        "quantity",
+        "net_sales",
+    ).orderBy("purchase_ts", "order_id")
+
+
+def rebuild_denormalized(
+    fact: DataFrame, customer_dim: DataFrame, event_dim: DataFrame
+) -> DataFrame:
+    """08 rebuilt from 09's three tables (fact joined to both dimensions)."""
+    return (
+        fact.join(F.broadcast(event_dim.select(*EVENT_COLUMNS)), on="event_id", how="inner")
+        .join(customer_dim.select(*CUSTOMER_COLUMNS), on="customer_id", how="inner")
+        .select(*DENORMALIZED_COLUMNS)
+        .orderBy(*DENORMALIZED_ORDER)
+    )

@@ -1,0 +1,121 @@
+"""Spark SQL tables of 08 and 09, persisted as parquet under the output folder.
+
+Each table is a folder ``<output>/warehouse/<name>/`` of parquet files holding
+the same typed DataFrame as its CSV. There is no Hive metastore (and so no
+embedded Derby database whose lock would stop a second session): any session
+registers the folders present as *temporary views* with
+:func:`register_tables`. Temporary views belong to one session, so notebooks
+sharing a Spark Connect server never collide, and a new session made by
+:func:`open_session` sees every table written so far.
+
+A table is written to a hidden scratch folder in the warehouse and renamed
+into place under a file lock: readers see the old table or the new one, never
+half of one, and a killed run leaves only a hidden folder that is ignored.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+
+from lib.config import Params, make_params
+
+TABLE_NAMES = ("tickets_denormalized", "dim_customer", "dim_event", "fact_transaction")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\Z")
+_LOCK = ".lock"
+
+
+def _check_name(name: str) -> str:
+    if not _NAME_RE.match(name):
+        raise ValueError(f"table name must be lower-case letters, digits and _, got {name!r}")
+    return name
+
+
+@contextmanager
+def _locked(warehouse: Path):
+    warehouse.mkdir(parents=True, exist_ok=True)
+    with (warehouse / _LOCK).open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def table_path(warehouse_dir: str | os.PathLike, name: str) -> Path:
+    return Path(warehouse_dir) / _check_name(name)
+
+
+def save_table(df: DataFrame, params: Params, name: str) -> Path:
+    """Persist ``df`` as the table ``name`` (replacing any older copy) and
+    register it as a view in ``df``'s session. Returns the table's folder."""
+    warehouse = params.warehouse_dir
+    target = table_path(warehouse, name)
+    warehouse.mkdir(parents=True, exist_ok=True)
+    scratch = warehouse / f".{name}.{uuid.uuid4().hex}.tmp"
+    try:
+        df.write.parquet(str(scratch))
+        with _locked(warehouse):
+            retired = None
+            if target.exists():
+                retired = warehouse / f".{name}.{uuid.uuid4().hex}.old"
+                target.rename(retired)
+            scratch.rename(target)
+            if retired is not None:
+                shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    _register(df.sparkSession, target, name)
+    return target
+
+
+def list_tables(warehouse_dir: str | os.PathLike) -> list[str]:
+    """Names of the tables persisted under ``warehouse_dir``, sorted."""
+    folder = Path(warehouse_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        entry.name for entry in folder.iterdir() if entry.is_dir() and _NAME_RE.match(entry.name)
+    )
+
+
+def _register(spark: SparkSession, path: Path, name: str) -> None:
+    spark.read.parquet(str(path)).createOrReplaceTempView(name)
+
+
+def register_tables(spark: SparkSession, warehouse_dir: str | os.PathLike) -> list[str]:
+    """Register every persisted table as a temporary view of ``spark``;
+    returns the names registered."""
+    names = list_tables(warehouse_dir)
+    for name in names:
+        _register(spark, table_path(warehouse_dir, name), name)
+    return names
+
+
+def read_table(spark: SparkSession, warehouse_dir: str | os.PathLike, name: str) -> DataFrame:
+    """One persisted table as a DataFrame (no particular row order)."""
+    return spark.read.parquet(str(table_path(warehouse_dir, name)))
+
+
+def warehouse_of(output_dir: str | os.PathLike) -> Path:
+    """The warehouse folder of an output folder; a relative ``output_dir`` is
+    taken from the project root, exactly as the notebooks take it."""
+    return make_params(output_dir=output_dir).warehouse_dir
+
+
+def open_session(output_dir: str | os.PathLike = "output") -> SparkSession:
+    """A Spark session (:func:`lib.session.get_spark`) with every table
+    persisted under ``output_dir`` registered, ready for ``spark.sql``."""
+    from lib.session import get_spark
+
+    warehouse = warehouse_of(output_dir)
+    spark = get_spark("ticket-insights-sql")
+    register_tables(spark, warehouse)
+    return spark

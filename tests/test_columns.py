@@ -1,0 +1,146 @@
+"""Column helpers: date formats, ids, numbers, titles, seasons, CSV safety."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import d
+from pyspark.sql import functions as F
+
+from lib import columns as C
+
+
+def _apply(spark, helper, values, type_="string"):
+    df = spark.createDataFrame([(v,) for v in values], f"v {type_}")
+    return [row[0] for row in df.select(helper(F.col("v"))).collect()]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12-Aug-2023", d("2023-08-12")),
+        ("12-aug-2023", d("2023-08-12")),
+        ("12-AUG-2023", d("2023-08-12")),
+        ("Aug-12-2023", d("2023-08-12")),
+        ("aUg-12-2023", d("2023-08-12")),
+        ("2023-08-12", d("2023-08-12")),
+        ("12/08/2023", d("2023-08-12")),  # day first
+        ("29-Feb-2024", d("2024-02-29")),  # leap day
+        ("31-Feb-2023", None),  # impossible
+        ("29/02/2023", None),  # not a leap year
+        ("2023-02-30", None),
+        ("2023-13-01", None),
+        ("1-Aug-2023", None),  # dd is two digits
+        ("12-Aug-23", None),
+        ("2023/08/12", None),  # not one of the four formats
+        ("12-Agu-2023", None),
+        ("TBC", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_event_date(spark, text, expected):
+    assert _apply(spark, C.parse_event_date, [text]) == [expected]
+
+
+def test_parse_timestamp(spark):
+    values = ["2023-08-01 10:00:00", "2023-08-01 23:59:59", "2023-13-01 10:00:00",
+              "2023-08-01 10:00", "2023-08-01T10:00:00", "2023-02-29 10:00:00", "yesterday"]
+    got = [None if v is None else str(v) for v in _apply(spark, C.parse_timestamp, values)]
+    assert got == ["2023-08-01 10:00:00", "2023-08-01 23:59:59", None, None, None, None, None]
+
+
+def test_parse_positive_id(spark):
+    values = ["17", "+17", "017", "0", "-3", "12.5", "abc", "", "99999999999999999999"]
+    assert _apply(spark, C.parse_positive_id, values) == [17, 17, 17, None, None, None, None, None, None]
+
+
+def test_parse_quantity(spark):
+    values = ["1", "+4", "20", "0", "-2", "1.5", "two", ""]
+    assert _apply(spark, C.parse_quantity, values) == [1, 4, 20, None, None, None, None, None]
+
+
+def test_parse_money(spark):
+    from decimal import Decimal
+
+    values = ["12.50", "12", "12.", ".5", "0", "-0.00", "1.005", "-10.00", "abc", "1e3", ""]
+    expected = [Decimal("12.50"), Decimal("12.00"), Decimal("12.00"), Decimal("0.50"),
+                Decimal("0.00"), Decimal("0.00"), Decimal("1.01"), None, None, None, None]
+    assert _apply(spark, C.parse_money, values) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (" MRS. ", "Mrs"),
+        ("dr", "Dr"),
+        ("Dr..", "Dr."),
+        ("mR", "Mr"),
+        ("the rev", "The Rev"),
+        (".", "Unknown"),
+        ("   ", "Unknown"),
+        ("", "Unknown"),
+        (None, "Unknown"),
+    ],
+)
+def test_normalise_title(spark, raw, expected):
+    assert _apply(spark, C.normalise_title, [raw]) == [expected]
+
+
+def test_normalise_title_is_idempotent_except_for_a_kept_dot(spark):
+    # SPEC drops only ONE trailing dot ("Dr.." -> "Dr."), so a title that still
+    # ends in "." loses it on a second pass; every other title is a fixed point.
+    once = _apply(spark, C.normalise_title, [" MRS. ", "dr", "x y", "Unknown", "Dr.."])
+    assert _apply(spark, C.normalise_title, once) == ["Mrs", "Dr", "X Y", "Unknown", "Dr"]
+
+
+@pytest.mark.parametrize(
+    ("date", "start_month", "label"),
+    [
+        ("2024-07-31", 8, "2023/24"),
+        ("2024-08-01", 8, "2024/25"),
+        ("1999-08-01", 8, "1999/00"),
+        ("2023-12-31", 1, "2023"),
+        ("2024-01-01", 1, "2024"),
+        ("2024-02-29", 3, "2023/24"),
+    ],
+)
+def test_season_label(spark, date, start_month, label):
+    df = spark.createDataFrame([(d(date),)], "v date")
+    assert df.select(C.season_label(F.col("v"), start_month)).first()[0] == label
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("=SUM(A1)", "'=SUM(A1)"),
+        ("+44 7700 900123", "+44 7700 900123"),  # a phone stays
+        ("+cmd", "'+cmd"),
+        ("-Smith", "'-Smith"),
+        ("@home", "'@home"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("-12.50", "-12.50"),  # a plain number stays
+        ("+3", "+3"),
+        ("-1.", "'-1."),
+        ("Smith", "Smith"),
+        (" =x", " =x"),
+        ("", ""),
+        (None, None),
+    ],
+)
+def test_escape_formula(spark, text, written):
+    assert _apply(spark, C.escape_formula, [text]) == [written]
+
+
+def test_event_id_is_stable_and_distinguishes_dates(spark):
+    df = spark.createDataFrame(
+        [("A v B", d("2023-08-12")), ("A v B", d("2023-08-12")), ("A v B", d("2024-08-12"))],
+        "n string, e date",
+    )
+    ids = [r[0] for r in df.select(C.event_id(F.col("n"), F.col("e"))).collect()]
+    assert ids[0] == ids[1] != ids[2]
+    # A literal, so any change of the derivation (which would break joins
+    # against earlier runs' tables) shows up here.
+    assert ids[0] == df.sparkSession.range(1).select(
+        F.concat(F.lit("EV-"), F.substring(F.sha2(F.lit("A v B|2023-08-12"), 256), 1, 12))
+    ).first()[0]

@@ -1,0 +1,149 @@
+"""08 denormalized table and 09 data model, on hand-made clean data."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from helpers import assert_rows, customers_df, d, money, rows, tickets_df, ts
+
+from lib.insights import events, model
+
+HARBOUR = "Harbour City v Northgate"
+FINAL = "Cup Final"
+
+# (row_seq, order_id, customer_id, event_name, event_date, venue, purchase_ts, qty, net_sales)
+TICKETS = [
+    (1, "O1", 1, HARBOUR, "2023-08-12", "Harbour Park", "2023-07-01 10:00:00", 2, "20.00"),
+    # same event, later in the file, another venue: the event keeps its first venue
+    (2, "O2", 2, HARBOUR, "2023-08-12", "Other Ground", "2023-07-01 09:00:00", 1, "10.50"),
+    (3, "O3", 1, FINAL, "2024-05-01", "Wembley", "2024-01-01 12:00:00", 4, "100.00"),
+    # same purchase time as O3: order_id breaks the tie
+    (4, "O0", 2, FINAL, "2024-05-01", "Wembley", "2024-01-01 12:00:00", 1, "25.00"),
+    # same name on another date is another event (venue unknown)
+    (5, "O5", 2, HARBOUR, "2024-08-12", None, "2024-08-01 00:00:00", 3, "30.00"),
+]
+# (row_seq, customer_id, title, first, last, email, phone, postcode)
+CUSTOMERS = [
+    (1, 1, "Mr", "Ann", "Smith", "ann@example.com", "+44 7700 900123", "AB1 2CD"),
+    (2, 2, "Unknown", "=Bob", None, None, None, None),
+    (3, 3, "Dr", "Cy", "Lee", "cy@example.com", "07700", "ZZ9 9ZZ"),  # never ordered
+]
+
+
+def eid(name: str, date: str) -> str:
+    """The SPEC's stable id, worked out independently of Spark."""
+    return "EV-" + hashlib.sha256(f"{name}|{date}".encode()).hexdigest()[:12]
+
+
+@pytest.fixture(scope="module")
+def tickets(spark):
+    return tickets_df(spark, TICKETS)
+
+
+@pytest.fixture(scope="module")
+def customers(spark):
+    return customers_df(spark, CUSTOMERS)
+
+
+ANN = (1, "Mr", "Ann", "Smith", "ann@example.com", "+44 7700 900123", "AB1 2CD")
+BOB = (2, "Unknown", "=Bob", None, None, None, None)
+H23 = (eid(HARBOUR, "2023-08-12"), HARBOUR, d("2023-08-12"), "Harbour Park", "2023/24")
+FIN = (eid(FINAL, "2024-05-01"), FINAL, d("2024-05-01"), "Wembley", "2023/24")
+H24 = (eid(HARBOUR, "2024-08-12"), HARBOUR, d("2024-08-12"), None, "2024/25")
+
+EXPECTED_08 = [
+    ("O2", ts("2023-07-01 09:00:00"), 1, money("10.50"), *H23, *BOB),
+    ("O1", ts("2023-07-01 10:00:00"), 2, money("20.00"), *H23, *ANN),
+    ("O0", ts("2024-01-01 12:00:00"), 1, money("25.00"), *FIN, *BOB),
+    ("O3", ts("2024-01-01 12:00:00"), 4, money("100.00"), *FIN, *ANN),
+    ("O5", ts("2024-08-01 00:00:00"), 3, money("30.00"), *H24, *BOB),
+]
+
+
+def test_denormalized_columns_rows_and_order(tickets, customers):
+    result = model.tickets_denormalized(tickets, customers, 8)
+    assert_rows(
+        result,
+        [
+            "order_id", "purchase_ts", "quantity", "net_sales", "event_id", "event_name",
+            "event_date", "venue", "season", "customer_id", "customer_title", "first_name",
+            "last_name", "email", "phone", "postcode",
+        ],
+        EXPECTED_08,
+    )
+
+
+def test_denormalized_season_follows_start_month(tickets, customers):
+    result = model.tickets_denormalized(tickets, customers, 1)
+    assert [r.season for r in result.collect()] == ["2023", "2023", "2024", "2024", "2024"]
+
+
+def test_dim_customer_has_every_clean_customer(customers):
+    assert_rows(
+        model.dim_customer(customers),
+        ["customer_id", "customer_title", "first_name", "last_name", "email", "phone", "postcode"],
+        [ANN, BOB, (3, "Dr", "Cy", "Lee", "cy@example.com", "07700", "ZZ9 9ZZ")],
+    )
+
+
+def test_dim_event_is_the_events_module_one(tickets):
+    assert model.dim_event is events.dim_event
+    assert_rows(
+        model.dim_event(tickets, 8),
+        ["event_id", "event_name", "event_date", "venue", "season"],
+        [H23, FIN, H24],
+    )
+
+
+def test_fact_transaction_keys_and_order(tickets):
+    assert_rows(
+        model.fact_transaction(tickets),
+        ["order_id", "customer_id", "event_id", "purchase_ts", "quantity", "net_sales"],
+        [
+            ("O2", 2, H23[0], ts("2023-07-01 09:00:00"), 1, money("10.50")),
+            ("O1", 1, H23[0], ts("2023-07-01 10:00:00"), 2, money("20.00")),
+            ("O0", 2, FIN[0], ts("2024-01-01 12:00:00"), 1, money("25.00")),
+            ("O3", 1, FIN[0], ts("2024-01-01 12:00:00"), 4, money("100.00")),
+            ("O5", 2, H24[0], ts("2024-08-01 00:00:00"), 3, money("30.00")),
+        ],
+    )
+
+
+def test_joining_the_model_reproduces_08_row_for_row(tickets, customers):
+    rebuilt = model.rebuild_denormalized(
+        model.fact_transaction(tickets), model.dim_customer(customers), model.dim_event(tickets, 8)
+    )
+    assert_rows(rebuilt, list(model.DENORMALIZED_COLUMNS), EXPECTED_08)
+
+
+def test_event_id_is_the_same_in_01_08_and_09(tickets, customers):
+    from_01 = {(r.event_name, r.event_date): r.event_id for r in
+               events.events_summary(tickets, 8).collect()}
+    from_09 = {(r.event_name, r.event_date): r.event_id for r in
+               model.dim_event(tickets, 8).collect()}
+    from_08 = {(r.event_name, r.event_date): r.event_id for r in
+               model.tickets_denormalized(tickets, customers, 8).collect()}
+    fact_ids = {r.event_id for r in model.fact_transaction(tickets).collect()}
+    assert from_01 == from_09 == from_08
+    assert fact_ids == set(from_09.values())
+    assert len(fact_ids) == 3  # same name on two dates: two ids
+
+
+def test_event_id_is_stable_across_runs_and_seasons(spark, tickets):
+    """The id is a pure function of (name, date): the independently computed
+    hash, whatever the season parameter or the other rows."""
+    assert rows(model.dim_event(tickets, 1).select("event_id")) == [
+        (H23[0],), (FIN[0],), (H24[0],)
+    ]
+    alone = tickets_df(spark, [TICKETS[2]])
+    assert rows(model.fact_transaction(alone).select("event_id")) == [(FIN[0],)]
+    assert FIN[0] == "EV-" + hashlib.sha256(b"Cup Final|2024-05-01").hexdigest()[:12]
+
+
+def test_no_orders_gives_empty_tables_with_the_columns(spark, customers):
+    empty = tickets_df(spark, [])
+    result = model.tickets_denormalized(empty, customers, 8)
+    assert result.columns == list(model.DENORMALIZED_COLUMNS)
+    assert result.count() == 0
+    assert model.fact_transaction(empty).count() == 0
