@@ -87,8 +87,7 @@ def test_dim_customer_has_every_clean_customer(customers):
     )
 
 
-def test_dim_event_is_the_events_module_one(tickets):
-    assert model.dim_event is events.dim_event
+def test_dim_event_by_date_then_name(tickets):
     assert_rows(
         model.dim_event(tickets, 8),
         ["event_id", "event_name", "event_date", "venue", "season"],

@@ -1,0 +1,101 @@
+"""The CSV writer: one file, RFC 4180, SPEC formats, formula safety, atomic."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lib.writer import remove_stale_temp_files, write_csv
+
+
+def _read(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def test_formats_and_quoting(spark, tmp_path):
+    df = spark.createDataFrame(
+        [
+            ("plain", dt.date(2023, 8, 12), dt.datetime(2023, 8, 1, 9, 5, 7), Decimal("12.5"), True, 3),
+            ('has "quotes", comma', None, None, Decimal("0"), False, None),
+            ("line\nbreak", None, None, None, None, None),
+            ("", None, None, None, None, None),
+            ("  spaced  ", None, None, None, None, None),
+        ],
+        "text string, day date, moment timestamp, money decimal(18,2), flag boolean, n int",
+    )
+    path = write_csv(df, tmp_path / "out.csv")
+    raw = path.read_text(encoding="utf-8")
+    assert raw == (
+        "text,day,moment,money,flag,n\n"
+        "plain,2023-08-12,2023-08-01 09:05:07,12.50,true,3\n"
+        '"has ""quotes"", comma",,,0.00,false,\n'
+        '"line\nbreak",,,,,\n'
+        ",,,,,\n"
+        "  spaced  ,,,,,\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no scratch left
+
+
+def test_formula_injection_is_neutralised(spark, tmp_path):
+    values = ["=1+1", "+cmd", "-Smith", "@SUM(A1)", "\tTab", "\rCR", "-12.50", "+44 7700 900123", "ok"]
+    df = spark.createDataFrame([(v,) for v in values], "v string")
+    got = [row[0] for row in _read(write_csv(df, tmp_path / "x.csv"))[1:]]
+    assert got == ["'=1+1", "'+cmd", "'-Smith", "'@SUM(A1)", "'\tTab", "'\rCR",
+                   "-12.50", "+44 7700 900123", "ok"]
+
+
+def test_empty_dataframe_gives_header_only(spark, tmp_path):
+    df = spark.createDataFrame([], "a string, b int")
+    assert (write_csv(df, tmp_path / "e.csv")).read_text() == "a,b\n"
+
+
+def test_rerun_replaces_the_file(spark, tmp_path):
+    target = tmp_path / "r.csv"
+    write_csv(spark.createDataFrame([("old",)], "v string"), target)
+    write_csv(spark.createDataFrame([("new",)], "v string"), target)
+    assert target.read_text() == "v\nnew\n"
+
+
+def test_row_order_is_kept(spark, tmp_path):
+    df = spark.range(0, 5000, numPartitions=4).selectExpr("id", "cast(id % 7 as int) AS k")
+    path = write_csv(df.orderBy("k", "id"), tmp_path / "o.csv")
+    got = [(int(r[1]), int(r[0])) for r in _read(path)[1:]]
+    assert got == sorted(got) and len(got) == 5000
+
+
+def test_stale_scratch_folders_are_removed(tmp_path):
+    (tmp_path / ".x.csv.abc.tmp").mkdir()
+    (tmp_path / "keep.csv").write_text("a\n")
+    remove_stale_temp_files(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.csv"]
+
+
+def _expected(value: str) -> str:
+    import re
+
+    risky = re.match(r"[=+\-@\t\r]", value) is not None
+    safe = re.fullmatch(r"[+-]?[0-9]+(\.[0-9]+)?", value) or re.fullmatch(r"\+[0-9 ]+", value)
+    return "'" + value if risky and not safe else value
+
+
+text_values = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    max_size=30,
+) | st.sampled_from(['=A1', '+1', '-x', '@', '"', '""', ',', '\n', '\r\n', 'a,b"c\nd', ' lead', 'trail '])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(text_values, min_size=1, max_size=25))
+def test_any_text_round_trips_through_csv(spark, tmp_path_factory, values):
+    path = tmp_path_factory.mktemp("prop") / "p.csv"
+    df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i int, v string")
+    write_csv(df.orderBy("i"), path)
+    with open(path, newline="", encoding="utf-8") as handle:
+        got = [row[1] for row in list(csv.reader(io.StringIO(handle.read())))[1:]]
+    assert got == [_expected(v) for v in values]
