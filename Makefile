@@ -53,6 +53,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/nbqa ruff notebooks
+	$(BIN)/hadolint Dockerfile
 
 unit: setup
 	$(BIN)/pytest -q tests
@@ -67,7 +68,7 @@ notebooks: setup
 	$(BIN)/python scripts/refresh_notebooks.py $(subst $(comma), ,$(ONLY))
 
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser $(LAB_ARGS)
 
 bench: setup
 	$(BIN)/python bench/bench_generate.py
