@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lib.errors import InputError
@@ -97,28 +97,43 @@ def _first_lines(handle, count: int):
         yield line
 
 
-def read_raw_tickets(spark: SparkSession, path: Path) -> DataFrame:
-    """One row per non-blank data line: ``_row_seq`` (file order) and the
-    eight fields as text exactly as read; a line with the wrong number of fields
-    is split left to right, extra fields kept joined in ``net_sales``."""
+def read_ticket_lines(spark: SparkSession, path: Path) -> DataFrame:
+    """One row per non-blank data line: ``_row_seq`` (increasing in file order)
+    and ``raw_line``, the line as read without its line end."""
     check_tickets_header(path)
     check_utf8(path)
-    fields = F.split(F.col("line"), r"\|", -1)
-    field_count = F.size(fields)
-    tail = F.array_join(F.slice(fields, 8, F.greatest(field_count - 7, F.lit(1))), "|")
     return (
         spark.read.text(str(path))
         .select(
             F.monotonically_increasing_id().alias("_row_seq"),
-            F.regexp_replace("value", r"\r\z", "").alias("line"),
+            F.regexp_replace("value", r"\r\z", "").alias("raw_line"),
         )
-        .where((F.col("_row_seq") > 0) & (F.trim("line") != ""))
-        .select(
-            "_row_seq",
-            (field_count != len(TICKET_COLUMNS)).alias("_malformed"),
-            *[F.get(fields, i).alias(name) for i, name in enumerate(TICKET_COLUMNS[:-1])],
-            F.when(field_count >= 8, tail).alias("net_sales"),
-        )
+        .where((F.col("_row_seq") > 0) & (F.trim("raw_line") != ""))
+    )
+
+
+def ticket_fields(line: Column) -> list[Column]:
+    """The eight fields of a line as text exactly as read, split on '|' left
+    to right; missing fields are null and extra ones stay joined in net_sales."""
+    fields = F.split(line, r"\|", -1)
+    field_count = F.size(fields)
+    tail = F.array_join(F.slice(fields, 8, F.greatest(field_count - 7, F.lit(1))), "|")
+    return [
+        *[F.get(fields, i).alias(name) for i, name in enumerate(TICKET_COLUMNS[:-1])],
+        F.when(field_count >= 8, tail).alias("net_sales"),
+    ]
+
+
+def is_malformed_line(line: Column) -> Column:
+    """Wrong number of fields."""
+    return F.size(F.split(line, r"\|", -1)) != len(TICKET_COLUMNS)
+
+
+def read_raw_tickets(spark: SparkSession, path: Path) -> DataFrame:
+    """Data lines with ``_malformed`` and the eight raw fields."""
+    return read_ticket_lines(spark, path).select(
+        "_row_seq", "raw_line", is_malformed_line(F.col("raw_line")).alias("_malformed"),
+        *ticket_fields(F.col("raw_line")),
     )
 
 

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 
 from lib import staging
 from lib.config import Params
-from lib.readers import read_raw_customers, read_raw_tickets, require_file
+from lib.readers import read_raw_customers, read_ticket_lines, require_file
 
 _CODE_FILES = ("readers.py", "columns.py", "staging.py", "stage.py")
 _COMPLETE = "_COMPLETE"
@@ -62,22 +62,18 @@ def _locked(folder: Path):
 
 
 def _build(spark: SparkSession, params: Params, target: Path) -> None:
-    raw_customers = read_raw_customers(spark, params.customers_path)
-    raw_tickets = read_raw_tickets(spark, params.tickets_path)
+    """customers, then tickets by row (one scan of the text), then the small
+    list of repeated order ids found in the written parquet."""
     customers_path = str(target / "customers")
+    raw_customers = read_raw_customers(spark, params.customers_path)
     staging.classify_customers(raw_customers).write.parquet(customers_path)
     clean_ids = spark.read.parquet(customers_path).where(
         F.col("reject_reason").isNull()
     ).select("customer_id")
-    rejected = F.col("reject_reason").isNotNull()
-    tickets = staging.classify_tickets(raw_tickets, clean_ids).select(
-        "_row_seq",
-        # raw text is only needed for rejects; nulls cost nothing in parquet
-        *[F.when(rejected, F.col(c)).alias(c) for c in staging.RAW_TICKET_COLUMNS],
-        *staging.CLEAN_TICKET_COLUMNS,
-        "reject_reason",
-    )
-    tickets.write.parquet(str(target / "tickets"))
+    lines = read_ticket_lines(spark, params.tickets_path)
+    staging.classify_tickets_by_row(lines, clean_ids).write.parquet(str(target / "tickets"))
+    by_row = spark.read.parquet(str(target / "tickets"))
+    staging.repeated_order_rows(by_row).write.parquet(str(target / "repeated_orders"))
     (target / _COMPLETE).write_text("ok\n")
 
 
@@ -111,7 +107,10 @@ def fingerprint_or_raise(params: Params) -> str:
 def load_staged(spark: SparkSession, params: Params) -> Staged:
     folder = ensure_staged(spark, params)
     customers = spark.read.parquet(str(folder / "customers"))
-    tickets = spark.read.parquet(str(folder / "tickets"))
+    tickets = spark.read.parquet(str(folder / "tickets")).transform(
+        staging.with_repeated_orders_rejected,
+        spark.read.parquet(str(folder / "repeated_orders")),
+    )
     data_quality = staging.outcome_counts(customers, "customers").unionByName(
         staging.outcome_counts(tickets, "tickets")
     )

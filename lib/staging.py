@@ -11,7 +11,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from lib import columns as C
-from lib.readers import TICKET_COLUMNS
+from lib.readers import TICKET_COLUMNS, is_malformed_line, ticket_fields
 
 CLEAN_TICKET_COLUMNS = (
     "order_id", "customer_id", "event_name", "event_date",
@@ -20,7 +20,6 @@ CLEAN_TICKET_COLUMNS = (
 CLEAN_CUSTOMER_COLUMNS = (
     "customer_id", "customer_title", "first_name", "last_name", "email", "phone", "postcode",
 )
-RAW_TICKET_COLUMNS = tuple(f"raw_{name}" for name in TICKET_COLUMNS)
 
 
 def _first_failure(checks: list[tuple[Column, str]]) -> Column:
@@ -68,12 +67,17 @@ def classify_customers(raw: DataFrame) -> DataFrame:
     ).transform(_reject_duplicates, "customer_id", "duplicate_customer_id")
 
 
-def _parsed_ticket_fields(raw: DataFrame) -> DataFrame:
+def _parsed_ticket_fields(lines: DataFrame) -> DataFrame:
     trimmed = {name: F.trim(F.col(name)) for name in TICKET_COLUMNS}
-    return raw.select(
+    return lines.select(
         "_row_seq",
+        "raw_line",
+        is_malformed_line(F.col("raw_line")).alias("_malformed"),
+        *ticket_fields(F.col("raw_line")),
+    ).select(
+        "_row_seq",
+        "raw_line",
         "_malformed",
-        *[F.col(name).alias(f"raw_{name}") for name in TICKET_COLUMNS],
         C.blank_to_null(trimmed["order_id"]).alias("order_id"),
         C.parse_positive_id(trimmed["customer_id"]).alias("customer_id"),
         C.blank_to_null(trimmed["event_name"]).alias("event_name"),
@@ -90,8 +94,10 @@ def _with_known_customer(tickets: DataFrame, clean_customer_ids: DataFrame) -> D
     return tickets.join(F.broadcast(known), on="customer_id", how="left")
 
 
-def classify_tickets(raw: DataFrame, clean_customer_ids: DataFrame) -> DataFrame:
-    """Raw ticket lines -> every row with typed fields and ``reject_reason``.
+def classify_tickets_by_row(lines: DataFrame, clean_customer_ids: DataFrame) -> DataFrame:
+    """Rules 1-9 (each row on its own): every line (``_row_seq``, ``raw_line``)
+    with typed fields and ``reject_reason``; repeated order ids are not yet
+    looked at.
 
     ``clean_customer_ids`` has one column, ``customer_id``, of clean customers.
     """
@@ -107,11 +113,39 @@ def classify_tickets(raw: DataFrame, clean_customer_ids: DataFrame) -> DataFrame
         (F.col("_known_customer").isNull(), "unknown_customer"),
     ])
     return (
-        raw.transform(_parsed_ticket_fields)
+        lines.transform(_parsed_ticket_fields)
         .transform(_with_known_customer, clean_customer_ids)
-        .select("_row_seq", *RAW_TICKET_COLUMNS, *CLEAN_TICKET_COLUMNS, reason.alias("reject_reason"))
-        .transform(_reject_duplicates, "order_id", "duplicate_order_id")
+        .select("_row_seq", "raw_line", *CLEAN_TICKET_COLUMNS, reason.alias("reject_reason"))
     )
+
+
+def repeated_order_rows(by_row: DataFrame) -> DataFrame:
+    """``_row_seq`` of every passing row whose order id already passed earlier
+    in the file. Only two narrow columns are shuffled, and the result is small
+    for real data, so applying it is a cheap join."""
+    first_seen = Window.partitionBy("order_id").orderBy("_row_seq")
+    return (
+        by_row.where(F.col("reject_reason").isNull())
+        .select("order_id", "_row_seq")
+        .withColumn("_occurrence", F.row_number().over(first_seen))
+        .where(F.col("_occurrence") > 1)
+        .select("_row_seq")
+    )
+
+
+def with_repeated_orders_rejected(by_row: DataFrame, repeated_rows: DataFrame) -> DataFrame:
+    """Mark the rows listed in ``repeated_rows`` as ``duplicate_order_id``."""
+    flagged = repeated_rows.select("_row_seq", F.lit(True).alias("_repeated"))
+    reason = F.when(F.col("_repeated"), F.lit("duplicate_order_id")).otherwise(F.col("reject_reason"))
+    columns = [reason.alias(c) if c == "reject_reason" else F.col(c) for c in by_row.columns]
+    return by_row.join(flagged, on="_row_seq", how="left").select(*columns)
+
+
+def classify_tickets(lines: DataFrame, clean_customer_ids: DataFrame) -> DataFrame:
+    """Ticket lines -> every row with typed fields and ``reject_reason``
+    (rules 1-9, then repeated order ids keep their first passing occurrence)."""
+    by_row = classify_tickets_by_row(lines, clean_customer_ids)
+    return by_row.transform(with_repeated_orders_rejected, repeated_order_rows(by_row))
 
 
 def clean_rows(classified: DataFrame, columns: tuple[str, ...]) -> DataFrame:
@@ -119,10 +153,11 @@ def clean_rows(classified: DataFrame, columns: tuple[str, ...]) -> DataFrame:
 
 
 def rejected_tickets(classified: DataFrame) -> DataFrame:
-    """SPEC rejects/tickets_rejected.csv rows, fields exactly as read, file order."""
+    """SPEC rejects/tickets_rejected.csv rows: fields exactly as read, split
+    again from the kept line, plus ``_row_seq`` for file order."""
     return (
         classified.where(F.col("reject_reason").isNotNull())
-        .select(*[F.col(f"raw_{n}").alias(n) for n in TICKET_COLUMNS], "reject_reason", "_row_seq")
+        .select(*ticket_fields(F.col("raw_line")), "reject_reason", "_row_seq")
     )
 
 

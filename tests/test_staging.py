@@ -8,7 +8,7 @@ import pytest
 from helpers import d, money, ts
 
 from lib import staging
-from lib.readers import TICKET_COLUMNS, read_raw_customers, read_raw_tickets
+from lib.readers import TICKET_COLUMNS, read_raw_customers, read_ticket_lines
 
 HEADER = "|".join(TICKET_COLUMNS)
 OK = "A v B|12-Aug-2023|Stad|2023-08-01 10:00:00|2|20.00"
@@ -78,7 +78,7 @@ def classified(spark, tmp_path_factory):
     )
     customers = staging.classify_customers(read_raw_customers(spark, customers_path)).cache()
     clean_ids = customers.where("reject_reason IS NULL").select("customer_id")
-    tickets = staging.classify_tickets(read_raw_tickets(spark, tickets_path), clean_ids).cache()
+    tickets = staging.classify_tickets(read_ticket_lines(spark, tickets_path), clean_ids).cache()
     return customers, tickets
 
 
