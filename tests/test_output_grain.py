@@ -89,7 +89,11 @@ SPEC = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SPEC))
+
+
+@pytest.mark.parametrize(
+    "name", sorted(SPEC)
+)
 def test_columns_unique_not_null_keys_and_row_order(outputs, name):
     columns, key, order = SPEC[name]
     df = outputs[name]

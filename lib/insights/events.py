@@ -48,7 +48,7 @@ def events_summary(tickets: DataFrame, season_start_month: int) -> DataFrame:
             "tickets_sold",
             "net_sales",
         )
-        .orderBy(*EVENT_KEY)
+        .orderBy("event_date", "event_name")
     )
 
 
@@ -57,5 +57,5 @@ def dim_event(tickets: DataFrame, season_start_month: int) -> DataFrame:
     return (
         event_facts(tickets, season_start_month)
         .select("event_id", "event_name", "event_date", "venue", "season")
-        .orderBy(*EVENT_KEY)
+        .orderBy("event_date", "event_name")
     )
