@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import logging
 import os
 import sys
 from pathlib import Path
@@ -63,9 +64,9 @@ def run_query(
     except AnalysisException as error:
         if _condition(error) == "TABLE_OR_VIEW_NOT_FOUND":
             raise UnknownTableError(
-                f"table or view {_missing_table(error)} not found; tables under "
-                f"{warehouse}: {', '.join(tables)} (other tables appear once their "
-                f"notebook has run: {_RUN_FIRST})"
+                f"table or view {_missing_table(error)} not found. Tables in {warehouse}: "
+                f"{', '.join(tables)}. (Tables are written by notebooks 08 and 09: "
+                "make run ONLY=08,09)"
             ) from None
         raise TicketInsightsError(f"query failed: {_first_line(error)}") from None
     return written
@@ -91,8 +92,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_pyspark_error_logs() -> None:
+    """PySpark logs every analysis error with its JVM stack trace before raising
+    it; the CLI reports the error itself, in one line."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _quiet_pyspark_error_logs()
     try:
         warehouse = warehouse_of(args.output_dir)
         if not warehouse.is_dir():

@@ -16,8 +16,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lib import columns as C
-from lib.insights import events
-from lib.insights.events import EVENT_KEY, event_facts
+from lib.insights.events import EVENT_KEY, dim_event, event_facts
 
 __all__ = [
     "DENORMALIZED_COLUMNS",
@@ -35,7 +34,6 @@ CUSTOMER_COLUMNS = (
 )
 DENORMALIZED_COLUMNS = (*ORDER_COLUMNS, *EVENT_COLUMNS, *CUSTOMER_COLUMNS)
 DENORMALIZED_ORDER = ("event_date", "purchase_ts", "order_id")
-FACT_COLUMNS = ("order_id", "customer_id", "event_id", "purchase_ts", "quantity", "net_sales")
 
 
 def _event_attributes(tickets: DataFrame, season_start_month: int) -> DataFrame:
@@ -62,12 +60,6 @@ def tickets_denormalized(
         .select(*DENORMALIZED_COLUMNS)
         .orderBy(*DENORMALIZED_ORDER)
     )
-
-
-def dim_event(tickets: DataFrame, season_start_month: int) -> DataFrame:
-    """SPEC 09_dim_event.csv: :func:`lib.insights.events.dim_event`, in the
-    SPEC's row order (event_date, then event_name)."""
-    return events.dim_event(tickets, season_start_month).orderBy("event_date", "event_name")
 
 
 def dim_customer(customers: DataFrame) -> DataFrame:

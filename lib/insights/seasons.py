@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lib import columns as C
 
-# Season totals are cast to this before the change is computed: it keeps Spark's
-# decimal division at 16 decimal places, so rounding the percentage to 2 places
-# is exact (no double rounding) for any season under 10^12 GBP.
+# Season totals are cast to this before the change is computed: Spark then
+# divides to 15 decimal places (decimal(38,15)), so rounding the percentage to 2
+# places is exact (no double rounding) for any season under 10^11 GBP.
 _SEASON_MONEY = "decimal(18,2)"
 
 CURRENT = "Current Ticket Purchaser"
@@ -24,21 +24,9 @@ PREVIOUS = "Previous Ticket Purchaser"
 FUTURE = "Future Ticket Purchaser"
 
 
-def _every_season_between(per_season: DataFrame) -> DataFrame:
-    """One row per season start year from the first to the last in
-    ``per_season`` (none when it is empty): a range built from two numbers."""
-    bounds = per_season.agg(
-        F.min("season_start_year").alias("first"), F.max("season_start_year").alias("last")
-    )
-    return bounds.select(
-        F.explode(F.sequence("first", "last")).alias("season_start_year")
-    )
-
-
 def _change_pct(net_sales: Column, previous: Column) -> Column:
     """round((now - before) / before * 100, 2) half up; null when before is null or 0."""
-    now = net_sales.cast(_SEASON_MONEY)
-    before = previous.cast(_SEASON_MONEY)
+    now, before = net_sales.cast(_SEASON_MONEY), previous.cast(_SEASON_MONEY)
     change = (now - before) * F.lit(100) / before
     return F.when(before != 0, F.round(change, 2).cast("decimal(38,2)"))
 
@@ -48,31 +36,42 @@ def net_sales_by_season(tickets: DataFrame, season_start_month: int) -> DataFram
     sales (gaps as zeros), with the calendar-previous season's net sales and
     the change against it, by season.
 
-    Rounding is Spark's HALF_UP: halves go away from zero (-12.345 -> -12.35).
+    The orders are read once: one aggregate per season, then the (few) seasons
+    gathered into a single row as a map start year -> totals, from which every
+    season between the first and the last, and the season before each, is
+    looked up. Rounding is Spark's HALF_UP: halves go away from zero.
     """
     season_year = C.season_start_year(F.col("event_date"), season_start_month)
-    per_season = tickets.groupBy(season_year.alias("season_start_year")).agg(
+    per_season = tickets.groupBy(season_year.alias("year")).agg(
         F.count(F.lit(1)).alias("order_count"),
         F.sum("quantity").alias("tickets_sold"),
-        F.sum("net_sales").alias("net_sales"),
+        F.sum("net_sales").cast(_SEASON_MONEY).alias("net_sales"),
     )
-    filled = _every_season_between(per_season).join(
-        per_season, on="season_start_year", how="left"
+    totals = F.struct("order_count", "tickets_sold", "net_sales")
+    all_seasons = per_season.agg(
+        F.min("year").alias("first"),
+        F.max("year").alias("last"),
+        F.map_from_entries(F.collect_list(F.struct("year", totals))).alias("by_year"),
     )
-    net_sales = F.coalesce(F.col("net_sales"), F.lit(0).cast(_SEASON_MONEY))
-    # A global window, but over one row per season (a few dozen at most).
-    in_season_order = Window.orderBy("season_start_year")
-    previous = F.lag(net_sales).over(in_season_order)
+    this = F.try_element_at(F.col("by_year"), F.col("year"))
+    before = F.try_element_at(F.col("by_year"), F.col("year") - 1)
+    zero_money = F.lit(0).cast(_SEASON_MONEY)
+    previous = F.when(
+        F.col("year") > F.col("first"), F.coalesce(before["net_sales"], zero_money)
+    )
     return (
-        filled.select(
-            "season_start_year",
-            F.coalesce(F.col("order_count"), F.lit(0)).alias("order_count"),
-            F.coalesce(F.col("tickets_sold"), F.lit(0)).alias("tickets_sold"),
-            net_sales.alias("net_sales"),
+        all_seasons.select(  # no sales at all: sequence(null, null) explodes to no rows
+            F.explode(F.sequence("first", "last")).alias("year"), "first", "by_year"
+        )
+        .select(
+            "year",
+            F.coalesce(this["order_count"], F.lit(0)).alias("order_count"),
+            F.coalesce(this["tickets_sold"], F.lit(0)).alias("tickets_sold"),
+            F.coalesce(this["net_sales"], zero_money).alias("net_sales"),
             previous.alias("previous_season_net_sales"),
         )
         .select(
-            C.season_label_of_year(F.col("season_start_year"), season_start_month).alias("season"),
+            C.season_label_of_year(F.col("year"), season_start_month).alias("season"),
             "order_count",
             "tickets_sold",
             "net_sales",
@@ -80,10 +79,10 @@ def net_sales_by_season(tickets: DataFrame, season_start_month: int) -> DataFram
             _change_pct(F.col("net_sales"), F.col("previous_season_net_sales")).alias(
                 "net_sales_change_pct"
             ),
-            "season_start_year",
+            "year",
         )
-        .orderBy("season_start_year")
-        .drop("season_start_year")
+        .orderBy("year")
+        .drop("year")
     )
 
 
