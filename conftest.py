@@ -5,6 +5,14 @@ a dataset made by generate_data.py with a fixed seed and reference date, in a
 temporary folder, passed to notebook kernels through TICKET_INSIGHTS_*
 variables. So ``pytest --nbval-lax notebooks/NN_x.ipynb`` works from the project
 root with no other preparation.
+
+Notebook kernels under nbval share one warm Spark: a local Spark Connect server
+(lib/connect_server.py) started when the first notebook cell is about to run
+and stopped when pytest ends; ``SPARK_REMOTE`` points the kernels at it while
+notebook items run (unit tests keep their own local session). If the caller
+already set ``SPARK_REMOTE``, that endpoint is used and nothing is started.
+Tests that run notebooks in a subprocess get the same server from the
+``spark_remote`` fixture.
 """
 
 from __future__ import annotations
@@ -14,7 +22,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 _scratch: Path | None = None
+_server = None  # lib.connect_server.ConnectServer, started on first need
+_server_error: Exception | None = None
+_callers_remote = os.environ.get("SPARK_REMOTE")
 
 
 def pytest_configure(config):
@@ -27,6 +40,51 @@ def pytest_configure(config):
     pin_environment(_scratch)
 
 
+def shared_spark_remote() -> str:
+    """URL of the Spark Connect server shared by notebook runs (started once)."""
+    global _server, _server_error
+    if _callers_remote:
+        return _callers_remote
+    if _server_error is not None:  # do not wait for a broken server once per cell
+        raise _server_error
+    if _server is None or not _server.running():
+        from lib.connect_server import start_server
+
+        log_dir = Path(tempfile.mkdtemp(prefix="ticket-insights-connect-"))
+        try:
+            _server = start_server(log_dir / "connect-server.log", app_name="ticket-insights-tests")
+        except Exception as error:
+            _server_error = error
+            raise
+    return _server.url
+
+
+def _is_notebook_item(item) -> bool:
+    return Path(str(getattr(item, "path", getattr(item, "fspath", "")))).suffix == ".ipynb"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # before nbval's own set-up starts the notebook's kernel, which inherits this
+    if _is_notebook_item(item):
+        os.environ["SPARK_REMOTE"] = shared_spark_remote()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    if _is_notebook_item(item) and not _callers_remote:
+        os.environ.pop("SPARK_REMOTE", None)
+
+
+@pytest.fixture(scope="session")
+def spark_remote() -> str:
+    """SPARK_REMOTE value for notebooks run in a subprocess by a test."""
+    return shared_spark_remote()
+
+
 def pytest_unconfigure(config):
+    if _server is not None:
+        _server.stop()
+        shutil.rmtree(_server.log_path.parent, ignore_errors=True)
     if _scratch is not None:
         shutil.rmtree(_scratch, ignore_errors=True)

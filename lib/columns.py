@@ -43,7 +43,7 @@ def parse_event_date(text: Column) -> Column:
         parsed = (F if parsed is None else parsed).when(
             text.rlike(shape), F.try_to_date(text, pattern)
         )
-    return parsed
+    return F.when(F.year(parsed) >= 1, parsed)  # Java accepts year 0000; no calendar has it
 
 
 def parse_timestamp(text: Column) -> Column:

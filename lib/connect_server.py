@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pyspark
 
+from lib.errors import TicketInsightsError
 from lib.java import ensure_java
 from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS
 
@@ -43,7 +44,7 @@ START_TIMEOUT = 180.0
 STOP_GRACE = 15.0
 
 
-class ConnectServerError(RuntimeError):
+class ConnectServerError(TicketInsightsError):
     """The Spark Connect server did not start (the message holds its log tail)."""
 
 
@@ -53,12 +54,19 @@ def free_port(host: str = HOST) -> int:
         return sock.getsockname()[1]
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def _prctl():
     try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
-    except OSError:
-        pass
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _prctl()  # looked up here, not in the forked child
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def _command(port: int, app_name: str, extra_conf: dict[str, str]) -> list[str]:
@@ -214,7 +222,7 @@ def start_server(
                 _command(port, app_name, conf or {}), env=env, cwd=str(log_path.parent),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us, not the JVM; we stop it in order
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                preexec_fn=_die_with_parent if _PRCTL is not None else None,
             )
         server = ConnectServer(process=process, port=port, token=token, log_path=log_path)
         try:

@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
+import warnings
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -55,9 +57,15 @@ def get_spark(app_name: str = "ticket-insights") -> SparkSession:
     use_utc_in_python()
     remote = os.environ.get("SPARK_REMOTE")
     if remote:
+        # A local session logs Spark's planner warnings at level error only
+        # (lib/log4j2.properties); a Connect client raises this one as a Python
+        # warning instead. Same output either way (nbval compares it).
+        warnings.filterwarnings("ignore", message="WARN WindowExpression: No Partition Defined")
         spark = SparkSession.builder.remote(remote).getOrCreate()
     else:
         ensure_java()
+        # Spark's Python workers run on this interpreter (the venv), not PATH's python3.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.appName(app_name).master(
             os.environ.get("SPARK_MASTER", "local[*]")
         )

@@ -1,22 +1,40 @@
 """Re-execute notebooks in place on the pinned data and parameters, so their
 stored outputs are what nbval compares against (``make notebooks``).
 
+All notebooks share one warm Spark Connect server (lib/connect_server.py), or
+the endpoint in ``SPARK_REMOTE`` if one is set. Run timestamps that papermill
+and nbclient write into the notebooks are dropped, so a refresh that changes no
+result leaves no diff.
+
 Usage: python scripts/refresh_notebooks.py [NN ...]   (default: all)
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
 import papermill
 
 from lib.config import PROJECT_ROOT
 from lib.pinned import pin_environment
 
 KERNEL = "ticket-insights"
+VOLATILE_CELL_METADATA = ("papermill", "execution")
+
+
+def drop_run_metadata(path: Path) -> None:
+    """Remove timings and timestamps; keep tags and everything else."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        for key in VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
+    nbformat.write(nb, path)
 
 
 def main(selected: list[str]) -> int:
@@ -24,17 +42,34 @@ def main(selected: list[str]) -> int:
     if selected:
         notebooks = [nb for nb in notebooks if nb.name[:2] in selected]
     scratch = Path(tempfile.mkdtemp(prefix="ticket-insights-refresh-"))
+    server = None
+    failed = []
     try:
         pin_environment(scratch)
+        if not os.environ.get("SPARK_REMOTE"):
+            from lib.connect_server import start_server
+
+            print("starting a local Spark Connect server", flush=True)
+            server = start_server(scratch / "connect-server.log", app_name="ticket-insights-refresh")
+            os.environ["SPARK_REMOTE"] = server.url
         for notebook in notebooks:
             print(f"executing {notebook.name}", flush=True)
-            papermill.execute_notebook(
-                str(notebook), str(notebook), kernel_name=KERNEL,
-                cwd=str(PROJECT_ROOT), progress_bar=False, start_timeout=120,
-            )
+            try:
+                papermill.execute_notebook(
+                    str(notebook), str(notebook), kernel_name=KERNEL,
+                    cwd=str(PROJECT_ROOT), progress_bar=False, start_timeout=180,
+                )
+            except papermill.PapermillExecutionError as error:
+                failed.append(notebook.name)
+                print(f"FAILED {notebook.name}: {error.ename}: {error.evalue}", flush=True)
+            drop_run_metadata(notebook)
     finally:
+        if server is not None:
+            server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
-    return 0
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -144,3 +144,9 @@ def test_event_id_is_stable_and_distinguishes_dates(spark):
     assert ids[0] == df.sparkSession.range(1).select(
         F.concat(F.lit("EV-"), F.substring(F.sha2(F.lit("A v B|2023-08-12"), 256), 1, 12))
     ).first()[0]
+
+
+def test_year_zero_is_not_a_date(spark):
+    assert _apply(spark, C.parse_event_date, ["0000-01-01", "01/01/0000", "0001-01-01"]) == [
+        None, None, d("0001-01-01")
+    ]
