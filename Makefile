@@ -72,6 +72,7 @@ lab: setup
 
 bench: setup
 	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_suite.py $(BENCH_ARGS)
 
 clean:
 	rm -rf output/* spark-warehouse metastore_db derby.log .pytest_cache

@@ -25,7 +25,7 @@ EVENT_DATE_FORMATS = (
     (r"^[0-9]{2}/[0-9]{2}/[0-9]{4}\z", "dd/MM/yyyy"),
 )
 
-FORMULA_START_RE = r"^[=+\-@\t\r]"
+FORMULA_START_CHARS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER_RE = r"^[+-]?[0-9]+(\.[0-9]+)?\z"
 PHONE_RE = r"^\+[0-9 ]+\z"
 
@@ -96,8 +96,10 @@ def season_label(event_date: Column, start_month: int) -> Column:
 
 def escape_formula(text: Column) -> Column:
     """Prefix ``'`` to text a spreadsheet would run as a formula (SPEC 5)."""
+    # The cheap first-character test comes first: `&` short-circuits, so the
+    # regular expressions only run on the rare values that start like a formula.
     risky = (
-        text.rlike(FORMULA_START_RE)
+        F.substring(text, 1, 1).isin(*FORMULA_START_CHARS)
         & ~text.rlike(PLAIN_NUMBER_RE)
         & ~text.rlike(PHONE_RE)
     )

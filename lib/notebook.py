@@ -64,10 +64,17 @@ def setup(
     return Context(params=params, spark=spark, staged=load_staged(spark, params))
 
 
-def preview(df: DataFrame, rows: int = PREVIEW_ROWS) -> int:
-    """Print the row count and the first rows (as they will be written)."""
+def preview(df: DataFrame, rows: int = PREVIEW_ROWS, keep: bool = True) -> int:
+    """Print the row count and the first rows (as they will be written).
+
+    With ``keep`` the result is cached on first use, so the chart, the table
+    and the CSV that follow reuse it instead of computing it again;
+    :func:`write` releases it.
+    """
     from lib.writer import format_for_csv
 
+    if keep:
+        df.persist()
     count = df.count()
     head = format_for_csv(df).limit(rows).toPandas()
     print(f"{count:,} rows; first {min(rows, count)}:")
@@ -85,4 +92,5 @@ def save_chart(fig, ctx: Context, name: str) -> None:
 def write(df: DataFrame, ctx: Context, relative_path: str) -> None:
     """Write an output CSV under the output folder (atomically)."""
     write_csv(df, ctx.params.output_dir / relative_path)
+    df.unpersist()  # the write is each result's last use
     print(f"wrote {relative_path}")
