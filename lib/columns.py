@@ -15,6 +15,7 @@ TIMESTAMP_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\z"
 TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss"
 DATE_FORMAT = "yyyy-MM-dd"
 MONEY_TYPE = "decimal(18,2)"
+MONEY_SUM_TYPE = "decimal(28,2)"  # what Spark gives for a sum of MONEY_TYPE
 
 # (shape, Spark pattern): the shape pins two-digit day/month; the pattern's
 # month names match in any case (Spark parses case-insensitively, Locale.US).

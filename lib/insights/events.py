@@ -12,14 +12,26 @@ EVENT_KEY = ("event_name", "event_date")
 
 def event_facts(tickets: DataFrame, season_start_month: int) -> DataFrame:
     """One row per event with ≥1 clean order: id, venue of its first clean
-    order in file order, season, and order/ticket/sales totals."""
+    order in file order, season, and order/ticket/sales totals.
+
+    Two steps so both are hash aggregations (``min_by`` over all orders would
+    sort every order): first per (event, venue), which shrinks the orders to a
+    few rows per event, then per event, where ``min_by`` picks the venue seen
+    first.
+    """
+    per_venue = tickets.groupBy(*EVENT_KEY, "venue").agg(
+        F.min("_row_seq").alias("first_seq"),
+        F.count(F.lit(1)).alias("order_count"),
+        F.sum("quantity").alias("tickets_sold"),
+        F.sum("net_sales").alias("net_sales"),
+    )
     return (
-        tickets.groupBy(*EVENT_KEY)
+        per_venue.groupBy(*EVENT_KEY)
         .agg(
-            F.min_by("venue", "_row_seq").alias("venue"),
-            F.count(F.lit(1)).alias("order_count"),
-            F.sum("quantity").alias("tickets_sold"),
-            F.sum("net_sales").alias("net_sales"),
+            F.min_by("venue", "first_seq").alias("venue"),
+            F.sum("order_count").alias("order_count"),
+            F.sum("tickets_sold").alias("tickets_sold"),
+            F.sum("net_sales").cast(C.MONEY_SUM_TYPE).alias("net_sales"),
         )
         .select(
             C.event_id(F.col("event_name"), F.col("event_date")).alias("event_id"),
