@@ -4,6 +4,10 @@
 class TicketInsightsError(Exception):
     """Base class for every error this project raises on purpose."""
 
+    def _render_traceback_(self):
+        # IPython/papermill show this instead of a stack trace: one clear line.
+        return [f"{type(self).__name__}: {self}"]
+
 
 class InputError(TicketInsightsError):
     """An input file is missing, unreadable or has the wrong shape.

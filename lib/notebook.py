@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 
 from lib.config import DEFAULT_SEASON_START_MONTH, Params, make_params
-from lib.stage import Staged, load_staged
+from lib.stage import Staged, is_staged, load_staged
 from lib.writer import write_csv
 
 _DEFAULTS = {
@@ -57,8 +57,11 @@ def setup(
         "as_of_date": as_of_date,
         "season_start_month": season_start_month,
     }))
+    from lib.input_checks import check_input_files
     from lib.session import get_spark
 
+    if not is_staged(params):  # file checks before any JVM starts (cheap when staged)
+        check_input_files(params.tickets_path, params.customers_path)
     spark = get_spark()
     print(f"as_of_date={params.as_of_date}  season_start_month={params.season_start_month}")
     return Context(params=params, spark=spark, staged=load_staged(spark, params))
@@ -85,8 +88,11 @@ def preview(df: DataFrame, rows: int = PREVIEW_ROWS, keep: bool = True) -> int:
 
 def save_chart(fig, ctx: Context, name: str) -> None:
     """Save a matplotlib figure as ``<output>/charts/<name>.png``."""
+    from lib.writer import replacing
+
     ctx.params.charts_dir.mkdir(parents=True, exist_ok=True)
-    fig.savefig(ctx.params.charts_dir / f"{name}.png", dpi=100, bbox_inches="tight")
+    with replacing(ctx.params.charts_dir / f"{name}.png") as scratch:  # never a half PNG
+        fig.savefig(scratch, format="png", dpi=100, bbox_inches="tight")
 
 
 def write(df: DataFrame, ctx: Context, relative_path: str) -> None:

@@ -1,6 +1,7 @@
 """Read the raw inputs as text, with explicit schemas, so nothing is lost before
 validation. File-level problems (missing, empty, wrong header, not UTF-8, not
-JSON) raise :class:`InputError` naming the file, the line and what to do.
+JSON) raise :class:`InputError` naming the file, the line and what to do; the
+checks themselves need no Spark and live in :mod:`lib.input_checks`.
 """
 
 from __future__ import annotations
@@ -11,97 +12,31 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lib.errors import InputError
-
-TICKET_COLUMNS = (
-    "order_id", "customer_id", "event_name", "event_date",
-    "venue", "purchase_ts", "quantity", "net_sales",
+from lib.input_checks import (  # noqa: F401 - the checks are re-exported from here too
+    CUSTOMER_CHECKS,
+    TICKET_CHECKS,
+    TICKET_COLUMNS,
+    check_input_files,
+    check_once,
+    check_tickets_header,
+    check_utf8,
+    expected_content,
+    first_char,
+    require_file,
 )
+
 CUSTOMER_FIELDS = ("CustomerIdentity", "Customer Title", "First Name", "Last Name", "Email")
 CUSTOMER_SCHEMA = (
     "CustomerIdentity string, `Customer Title` string, `First Name` string, "
     "`Last Name` string, Email string, "
     "contact_details struct<phone: string, postcode: string>, _corrupt_record string"
 )
-_BOM = b"\xef\xbb\xbf"
-_GENERATE_HINT = "run 'python3 generate_data.py' (or 'make data') to create sample inputs"
-_CHUNK = 64 * 1024 * 1024
-
-
-def require_file(path: Path) -> None:
-    if not path.is_file():
-        raise InputError(f"{path}: file not found; put it there or {_GENERATE_HINT}")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty; expected {_expected(path)}")
-
-
-def _expected(path: Path) -> str:
-    if path.suffix == ".json":
-        return "one JSON customer object per line (or a JSON array of them)"
-    return "a '|'-delimited header line: " + "|".join(TICKET_COLUMNS)
-
-
-def check_utf8(path: Path) -> None:
-    """Fail on the first byte that is not UTF-8, naming its line."""
-    line, carry = 1, b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            block = carry + chunk
-            try:
-                block.decode("utf-8")
-                carry = b""
-            except UnicodeDecodeError as err:
-                if err.reason == "unexpected end of data" and err.start >= len(block) - 4:
-                    carry = block[err.start:]  # a character split across chunks
-                    block = block[: err.start]
-                else:
-                    bad_line = line + block[: err.start].count(b"\n")
-                    raise InputError(
-                        f"{path}, line {bad_line}: byte 0x{block[err.start]:02x} is not "
-                        "UTF-8; re-save the file as UTF-8 and run again"
-                    ) from None
-            line += block.count(b"\n")
-    if carry:
-        raise InputError(f"{path}, line {line}: the file ends inside a UTF-8 character")
-
-
-def check_tickets_header(path: Path) -> None:
-    """The header must be exactly the SPEC's columns, '|'-delimited."""
-    require_file(path)
-    with path.open("rb") as handle:
-        header = handle.readline()
-        has_rows = any(raw.strip() for raw in _first_lines(handle, 1000))
-    text = header.removeprefix(_BOM).decode("utf-8", errors="replace").rstrip("\r\n")
-    names = [name.strip() for name in text.split("|")]
-    if len(names) == 1 and "," in text:
-        raise InputError(
-            f"{path}, line 1: the header is comma-separated; the file must use '|' "
-            f"between fields: {'|'.join(TICKET_COLUMNS)}"
-        )
-    if tuple(names) != TICKET_COLUMNS:
-        missing = [c for c in TICKET_COLUMNS if c not in names]
-        extra = [c for c in names if c not in TICKET_COLUMNS]
-        raise InputError(
-            f"{path}, line 1: header does not match the expected columns "
-            f"{'|'.join(TICKET_COLUMNS)}; missing: {missing or 'none'}; "
-            f"unexpected: {extra or 'none'}; fix the header line (order matters)"
-        )
-    if not has_rows:
-        raise InputError(f"{path}: the file has a header but no order rows")
-
-
-def _first_lines(handle, count: int):
-    for _ in range(count):
-        line = handle.readline()
-        if not line:
-            return
-        yield line
 
 
 def read_ticket_lines(spark: SparkSession, path: Path) -> DataFrame:
     """One row per non-blank data line: ``_row_seq`` (increasing in file order)
     and ``raw_line``, the line as read without its line end."""
-    check_tickets_header(path)
-    check_utf8(path)
+    check_once(path, TICKET_CHECKS)
     return (
         spark.read.text(str(path))
         .select(
@@ -137,18 +72,11 @@ def read_raw_tickets(spark: SparkSession, path: Path) -> DataFrame:
     )
 
 
-def _first_char(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        head = handle.read(4096).removeprefix(_BOM).lstrip()
-    return head[:1]
-
-
 def read_raw_customers(spark: SparkSession, path: Path) -> DataFrame:
     """One row per non-blank JSON Lines record (or array element): ``_row_seq``,
     ``raw_record`` exactly as read and the parsed fields, all as text."""
-    require_file(path)
-    check_utf8(path)
-    first = _first_char(path)
+    check_once(path, CUSTOMER_CHECKS)
+    first = first_char(path)
     if first == b"[":
         records = _array_records(spark, path)
     elif first == b"{":
@@ -160,7 +88,7 @@ def read_raw_customers(spark: SparkSession, path: Path) -> DataFrame:
         )
     else:
         raise InputError(
-            f"{path}, line 1: not JSON; expected {_expected(path)} "
+            f"{path}, line 1: not JSON; expected {expected_content(path)} "
             f"starting with '{{' or '['"
         )
     return records.select(

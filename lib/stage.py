@@ -23,7 +23,12 @@ from pyspark.sql import functions as F
 
 from lib import staging
 from lib.config import Params
-from lib.readers import read_raw_customers, read_ticket_lines, require_file
+from lib.readers import (
+    check_input_files,
+    read_raw_customers,
+    read_ticket_lines,
+    require_file,
+)
 
 _CODE_FILES = ("readers.py", "columns.py", "staging.py", "stage.py")
 _COMPLETE = "_COMPLETE"
@@ -79,10 +84,12 @@ def _build(spark: SparkSession, params: Params, target: Path) -> None:
 
 def ensure_staged(spark: SparkSession, params: Params) -> Path:
     """Path of the staged parquet for the current inputs, building it if needed."""
-    # Fail on file-level problems before taking the lock or starting any job.
     params_fp = fingerprint_or_raise(params)
     root = params.staging_dir
     target = root / params_fp
+    if not (target / _COMPLETE).exists():
+        # not staged yet: every file-level check before the lock and any Spark job
+        check_input_files(params.tickets_path, params.customers_path)
     with _locked(root):
         if not (target / _COMPLETE).exists():
             scratch = root / f".building-{uuid.uuid4().hex}"
@@ -96,6 +103,21 @@ def ensure_staged(spark: SparkSession, params: Params) -> Path:
             if stale.is_dir() and stale.name != params_fp:
                 shutil.rmtree(stale, ignore_errors=True)
     return target
+
+
+def is_staged(params: Params) -> bool:
+    """True when the current inputs are already cleaned and stored."""
+    return (params.staging_dir / fingerprint_or_raise(params) / _COMPLETE).exists()
+
+
+def remove_stale_builds(params: Params) -> None:
+    """Drop half-built staging folders a killed run left (waits for a build
+    in progress to finish first)."""
+    root = params.staging_dir
+    if root.is_dir():
+        with _locked(root):
+            for stale in root.glob(".building-*"):
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 def fingerprint_or_raise(params: Params) -> str:

@@ -10,7 +10,9 @@ sharing a Spark Connect server never collide, and a new session made by
 
 A table is written to a hidden scratch folder in the warehouse and renamed
 into place under a file lock: readers see the old table or the new one, never
-half of one, and a killed run leaves only a hidden folder that is ignored.
+half of one, and a killed run leaves only a hidden folder that is ignored (and
+removed by the next suite run). A save killed between its two renames is
+undone by whoever takes the lock next (:func:`recover`).
 """
 
 from __future__ import annotations
@@ -44,9 +46,32 @@ def _locked(warehouse: Path):
     with (warehouse / _LOCK).open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
+            _recover(warehouse)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _recover(warehouse: Path) -> None:
+    """Undo what a save killed between its two renames left (call under the
+    lock): the old table sits as ``.<name>.<id>.old`` and ``<name>`` is gone,
+    so it is put back; any other ``.old`` folder is a leftover to delete."""
+    for retired in sorted(warehouse.glob(".*.old")):
+        name = retired.name[1:].rsplit(".", 2)[0]
+        target = warehouse / name
+        if _NAME_RE.match(name) and not target.exists():
+            retired.rename(target)
+        else:
+            shutil.rmtree(retired, ignore_errors=True)
+
+
+def recover(warehouse_dir: str | os.PathLike) -> None:
+    """Make the warehouse whole after a killed run: every table is its old
+    or its new complete version. Scratch folders (``.*.tmp``) are left to the
+    runner, which alone knows no save is in progress."""
+    if Path(warehouse_dir).is_dir():
+        with _locked(Path(warehouse_dir)):
+            pass
 
 
 def table_path(warehouse_dir: str | os.PathLike, name: str) -> Path:
@@ -81,9 +106,11 @@ def list_tables(warehouse_dir: str | os.PathLike) -> list[str]:
     folder = Path(warehouse_dir)
     if not folder.is_dir():
         return []
-    return sorted(
-        entry.name for entry in folder.iterdir() if entry.is_dir() and _NAME_RE.match(entry.name)
-    )
+    with _locked(folder):
+        return sorted(
+            entry.name for entry in folder.iterdir()
+            if entry.is_dir() and _NAME_RE.match(entry.name)
+        )
 
 
 def _register(spark: SparkSession, path: Path, name: str) -> None:
