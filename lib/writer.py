@@ -1,9 +1,10 @@
 """Write a DataFrame as one SPEC-formatted CSV file, atomically.
 
-Spark writes a single part file into a hidden scratch folder next to the
-target; the part file is then renamed over the target (same file system, so
-the rename is atomic): a crash leaves the old file or the new one, never half.
-Large outputs stream through one Spark task, not through the driver's memory.
+Spark writes the sorted partitions in parallel into a hidden scratch folder
+next to the target; the part files are joined behind one header into a hidden
+file that is renamed over the target (same file system, so the rename is
+atomic): a crash leaves the old file or the new one, never half. Rows never
+pass through the driver's memory.
 """
 
 from __future__ import annotations
