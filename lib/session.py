@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -57,10 +56,6 @@ def get_spark(app_name: str = "ticket-insights") -> SparkSession:
     use_utc_in_python()
     remote = os.environ.get("SPARK_REMOTE")
     if remote:
-        # A local session logs Spark's planner warnings at level error only
-        # (lib/log4j2.properties); a Connect client raises this one as a Python
-        # warning instead. Same output either way (nbval compares it).
-        warnings.filterwarnings("ignore", message="WARN WindowExpression: No Partition Defined")
         spark = SparkSession.builder.remote(remote).getOrCreate()
     else:
         ensure_java()
@@ -76,7 +71,3 @@ def get_spark(app_name: str = "ticket-insights") -> SparkSession:
         spark.conf.set(key, value)
     return spark
 
-
-def is_connect(spark: SparkSession) -> bool:
-    """True for a Spark Connect session (no SparkContext, no RDDs)."""
-    return "connect" in type(spark).__module__
