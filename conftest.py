@@ -34,7 +34,7 @@ def pytest_configure(config):
     global _scratch
     if os.environ.get("TICKET_INSIGHTS_DATA_DIR"):
         return  # the caller pinned things already
-    from lib.pinned import pin_environment
+    from lib.suite.pinned import pin_environment
 
     _scratch = Path(tempfile.mkdtemp(prefix="ticket-insights-pinned-"))
     pin_environment(_scratch)
@@ -48,7 +48,7 @@ def shared_spark_remote() -> str:
     if _server_error is not None:  # do not wait for a broken server once per cell
         raise _server_error
     if _server is None or not _server.running():
-        from lib.connect_server import start_server
+        from lib.suite.connect_server import start_server
 
         log_dir = Path(tempfile.mkdtemp(prefix="ticket-insights-connect-"))
         try:

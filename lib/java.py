@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from lib.errors import JavaNotFoundError
+from lib.fileio import scratch_path
 
 SUPPORTED_MAJORS = (17, 21)
 _VECTOR_FLAG = "jdk.incubator.vector"
@@ -81,8 +82,8 @@ def _wrapped_home(real_home: Path) -> Path:
     home = _cache_root() / f"java-home-{key}"
     if (home / "bin" / "java").exists():
         return home
-    staging = Path(tempfile.mkdtemp(prefix="java-home-", dir=home.parent))
-    (staging / "bin").mkdir()
+    staging = scratch_path(home)  # renamed into place whole, or dropped
+    (staging / "bin").mkdir(parents=True)
     for entry in real_home.iterdir():
         if entry.name != "bin":
             (staging / entry.name).symlink_to(entry)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 
 from lib.config import DEFAULT_SEASON_START_MONTH, Params, make_params
-from lib.stage import Staged, is_staged, load_staged
+from lib.staged import Staged, is_staged, load_staged
 from lib.writer import write_csv
 
 _DEFAULTS = {
@@ -88,7 +88,7 @@ def preview(df: DataFrame, rows: int = PREVIEW_ROWS, keep: bool = True) -> int:
 
 def save_chart(fig, ctx: Context, name: str) -> None:
     """Save a matplotlib figure as ``<output>/charts/<name>.png``."""
-    from lib.writer import replacing
+    from lib.fileio import replacing
 
     ctx.params.charts_dir.mkdir(parents=True, exist_ok=True)
     with replacing(ctx.params.charts_dir / f"{name}.png") as scratch:  # never a half PNG

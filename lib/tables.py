@@ -17,17 +17,16 @@ undone by whoever takes the lock next (:func:`recover`).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
 from lib.config import Params, make_params
+from lib.fileio import file_lock, publish_dir, restore_retired, scratch_path
 
 TABLE_NAMES = ("tickets_denormalized", "dim_customer", "dim_event", "fact_transaction")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\Z")
@@ -42,27 +41,10 @@ def _check_name(name: str) -> str:
 
 @contextmanager
 def _locked(warehouse: Path):
-    warehouse.mkdir(parents=True, exist_ok=True)
-    with (warehouse / _LOCK).open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            _recover(warehouse)
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _recover(warehouse: Path) -> None:
-    """Undo what a save killed between its two renames left (call under the
-    lock): the old table sits as ``.<name>.<id>.old`` and ``<name>`` is gone,
-    so it is put back; any other ``.old`` folder is a leftover to delete."""
-    for retired in sorted(warehouse.glob(".*.old")):
-        name = retired.name[1:].rsplit(".", 2)[0]
-        target = warehouse / name
-        if _NAME_RE.match(name) and not target.exists():
-            retired.rename(target)
-        else:
-            shutil.rmtree(retired, ignore_errors=True)
+    with file_lock(warehouse / _LOCK):
+        # a save killed between its two renames left the old table aside
+        restore_retired(warehouse, _NAME_RE.match)
+        yield
 
 
 def recover(warehouse_dir: str | os.PathLike) -> None:
@@ -83,18 +65,11 @@ def save_table(df: DataFrame, params: Params, name: str) -> Path:
     register it as a view in ``df``'s session. Returns the table's folder."""
     warehouse = params.warehouse_dir
     target = table_path(warehouse, name)
-    warehouse.mkdir(parents=True, exist_ok=True)
-    scratch = warehouse / f".{name}.{uuid.uuid4().hex}.tmp"
+    scratch = scratch_path(target)
     try:
         df.write.parquet(str(scratch))
         with _locked(warehouse):
-            retired = None
-            if target.exists():
-                retired = warehouse / f".{name}.{uuid.uuid4().hex}.old"
-                target.rename(retired)
-            scratch.rename(target)
-            if retired is not None:
-                shutil.rmtree(retired, ignore_errors=True)
+            publish_dir(scratch, target)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     _register(df.sparkSession, target, name)
@@ -124,11 +99,6 @@ def register_tables(spark: SparkSession, warehouse_dir: str | os.PathLike) -> li
     for name in names:
         _register(spark, table_path(warehouse_dir, name), name)
     return names
-
-
-def read_table(spark: SparkSession, warehouse_dir: str | os.PathLike, name: str) -> DataFrame:
-    """One persisted table as a DataFrame (no particular row order)."""
-    return spark.read.parquet(str(table_path(warehouse_dir, name)))
 
 
 def warehouse_of(output_dir: str | os.PathLike) -> Path:

@@ -21,7 +21,7 @@ import nbformat
 import papermill
 
 from lib.config import PROJECT_ROOT
-from lib.pinned import pin_environment
+from lib.suite.pinned import pin_environment
 
 KERNEL = "ticket-insights"
 VOLATILE_CELL_METADATA = ("papermill", "execution")
@@ -47,7 +47,7 @@ def main(selected: list[str]) -> int:
     try:
         pin_environment(scratch)
         if not os.environ.get("SPARK_REMOTE"):
-            from lib.connect_server import start_server
+            from lib.suite.connect_server import start_server
 
             print("starting a local Spark Connect server", flush=True)
             server = start_server(scratch / "connect-server.log", app_name="ticket-insights-refresh")

@@ -15,8 +15,8 @@ from lib.config import make_params
 from lib.insights import customers as CU
 from lib.insights import events as EV
 from lib.insights import orders as O
-from lib.pinned import PARAMETERS, make_pinned_data
-from lib.stage import load_staged
+from lib.staged import load_staged
+from lib.suite.pinned import PARAMETERS, make_pinned_data
 
 SEASON_START_MONTH = int(PARAMETERS["TICKET_INSIGHTS_SEASON_START_MONTH"])
 

@@ -75,7 +75,7 @@ def test_truncated_json_array(spark, tmp_path):
 
 
 def test_truncated_json_lines_file_rejects_only_the_last_record(spark, tmp_path):
-    from lib.staging import classify_customers
+    from lib.cleaning import classify_customers
 
     path = tmp_path / "customer.json"
     path.write_text('{"CustomerIdentity": 1}\n{"CustomerIdentity": 2, "Fir')

@@ -9,9 +9,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from lib.config import make_params
-from lib.pinned import make_pinned_data
 from lib.readers import raw_record_counts
-from lib.stage import ensure_staged, load_staged
+from lib.staged import ensure_staged, load_staged
+from lib.suite.pinned import make_pinned_data
 
 TICKET_REASONS = {
     "malformed_row", "missing_order_id", "invalid_customer_id", "missing_event_name",

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from lib.config import make_params
-from lib.pinned import make_pinned_data
+from lib.suite.pinned import make_pinned_data
 
 SPEC_HEADERS = {
     "data_quality.csv": "dataset,outcome,rows",
@@ -44,7 +44,7 @@ SPEC_HEADERS = {
                                    "event_date,venue,season,customer_id,customer_title,"
                                    "first_name,last_name,email,phone,postcode",
 }
-SCRATCH_GLOBS = ("**/.*.tmp", "**/.*.old", "_staging/.building-*")
+SCRATCH_GLOBS = ("**/.*.tmp", "**/.*.old")
 AS_OF = ["--as-of-date", "2026-11-01"]
 
 
@@ -280,7 +280,7 @@ def crashes(tmp_path_factory, inputs, spark_remote):
     # 1. the suite, SIGTERM to the runner (as `kill PID` or `docker stop` send it)
     term = run("sigterm")
     facts["building"] = term.wait_for(
-        _new_scratch(out, ("_staging/.building-*/customers",), set()), "staging the data")
+        _new_scratch(out, ("_staging/.*.tmp/customers",), set()), "staging the data")
     tree = _tree(term.proc.pid)
     facts["listening"] = _listening(tree)
     facts["tree_cmdlines"] = [_cmdline(pid) for pid in tree]
@@ -317,7 +317,7 @@ def crashes(tmp_path_factory, inputs, spark_remote):
 
     # 4. stale scratch of every kind for the rerun to clean
     for folder in (out / ".01_events.csv.0badc0de.tmp", out / "rejects" / ".x.csv.0badc0de.tmp",
-                   out / "warehouse" / ".dim_event.0badc0de.tmp", out / "_staging" / ".building-0"):
+                   out / "warehouse" / ".dim_event.0badc0de.tmp", out / "_staging" / ".0123.0.tmp"):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "part-00000.csv").write_text("half,a,fi")
     facts["planted"] = _scratch(out)
@@ -443,7 +443,7 @@ def test_a_table_caught_between_its_two_renames_is_restored(tmp_path):
 
 
 def test_stale_scratch_is_removed_and_finished_outputs_kept(tmp_path):
-    from lib.writer import remove_stale_scratch
+    from lib.suite.cleanup import remove_stale_scratch
 
     params = make_params(tmp_path / "data", tmp_path / "out")
     keep = {params.output_dir / "01_events.csv": "a\n1\n",
@@ -453,7 +453,7 @@ def test_stale_scratch_is_removed_and_finished_outputs_kept(tmp_path):
     stale = [params.output_dir / ".01_events.csv.1.tmp" / "part-0.csv",
              params.rejects_dir / ".tickets_rejected.csv.2.tmp" / "part-0.csv",
              params.warehouse_dir / ".dim_event.3.tmp" / "part-0.parquet",
-             params.staging_dir / ".building-4" / "customers" / "part-0.parquet"]
+             params.staging_dir / ".0123.4.tmp" / "customers" / "part-0.parquet"]
     for path, text in [*keep.items(), *((p, "half") for p in stale)]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -464,26 +464,29 @@ def test_stale_scratch_is_removed_and_finished_outputs_kept(tmp_path):
 
 def test_the_output_lock_is_released_when_its_holder_dies(tmp_path):
     from lib.errors import TicketInsightsError
-    from lib.writer import lock_output_dir
+    from lib.suite.cleanup import output_dir_lock
 
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; "
-         "from lib.writer import lock_output_dir; h = lock_output_dir(Path(sys.argv[1])); "
-         "print('locked', flush=True); time.sleep(60)", str(tmp_path)],
+         "from lib.suite.cleanup import output_dir_lock\n"
+         "with output_dir_lock(Path(sys.argv[1])):\n"
+         "    print('locked', flush=True); time.sleep(60)", str(tmp_path)],
         stdout=subprocess.PIPE, text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(TicketInsightsError, match=f"another run \\(pid {holder.pid}\\)"):
-            lock_output_dir(tmp_path)
+        with pytest.raises(TicketInsightsError, match=f"another run \\(pid {holder.pid}\\)"), \
+                output_dir_lock(tmp_path):
+            pass
     finally:
         holder.kill()
         holder.wait()
-    lock_output_dir(tmp_path).close()  # kill -9 released it
+    with output_dir_lock(tmp_path):  # kill -9 released it
+        pass
 
 
 def test_a_file_written_through_replacing_is_old_or_new_even_when_killed(tmp_path):
-    from lib.writer import remove_stale_temp_files, replacing
+    from lib.fileio import remove_scratch, replacing
 
     chart = tmp_path / "charts" / "01_events.png"
     chart.parent.mkdir()
@@ -493,7 +496,7 @@ def test_a_file_written_through_replacing_is_old_or_new_even_when_killed(tmp_pat
         raise RuntimeError("the figure failed")
     assert chart.read_bytes() == b"old picture" and sorted(chart.parent.iterdir()) == [chart]
     writer = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from lib.writer import replacing\n"
+        [sys.executable, "-c", "import sys, time; from lib.fileio import replacing\n"
          "with replacing(sys.argv[1]) as scratch:\n"
          "    scratch.write_bytes(b'half'); print('writing', flush=True); time.sleep(60)",
          str(chart)], stdout=subprocess.PIPE, text=True)
@@ -501,7 +504,7 @@ def test_a_file_written_through_replacing_is_old_or_new_even_when_killed(tmp_pat
     writer.kill()
     writer.wait()
     assert chart.read_bytes() == b"old picture"
-    remove_stale_temp_files(chart.parent)  # what the next run does first
+    remove_scratch(chart.parent)  # what the next run does first
     assert sorted(chart.parent.iterdir()) == [chart]
     with replacing(chart) as scratch:
         scratch.write_bytes(b"new picture")

@@ -25,7 +25,7 @@ import nbformat
 import pytest
 
 from lib.config import PROJECT_ROOT
-from lib.report import build_report
+from lib.suite.report import build_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 

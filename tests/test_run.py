@@ -207,7 +207,7 @@ def test_ctrl_c_stops_the_notebooks_and_the_server(tmp_path):
 def test_the_server_dies_with_the_process_that_started_it(tmp_path):
     script = textwrap.dedent(f"""\
         import time
-        from lib.connect_server import start_server
+        from lib.suite.connect_server import start_server
         server = start_server({str(tmp_path / "server.log")!r})
         print(server.pid, flush=True)
         time.sleep(600)
@@ -226,7 +226,7 @@ def test_the_server_dies_with_the_process_that_started_it(tmp_path):
 # -- what the user sees ----------------------------------------------------------------
 
 def test_summary_table_lists_every_notebook_then_the_failures():
-    from lib.progress import Result, summary_table
+    from lib.suite.progress import Result, summary_table
 
     table = summary_table([
         Result("00_data_quality", "ok", 12.34, ["data_quality.csv", "charts/00_data_quality.png"]),
@@ -246,7 +246,7 @@ def test_summary_table_lists_every_notebook_then_the_failures():
 def test_progress_bar_redraws_one_line_on_a_terminal():
     import io
 
-    from lib.progress import Progress, Result
+    from lib.suite.progress import Progress, Result
 
     class Terminal(io.StringIO):
         def isatty(self):

@@ -143,7 +143,7 @@ def test_rejects_are_escaped_too(injected_run):
 # -- Spark listens on loopback only ------------------------------------------------------
 
 def test_the_connect_server_is_told_to_bind_loopback_only():
-    from lib.connect_server import ConnectServer, _command
+    from lib.suite.connect_server import ConnectServer, _command
 
     command = " ".join(_command(15002, "t", {}))
     for setting in ("spark.connect.grpc.binding.address=127.0.0.1",

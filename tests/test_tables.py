@@ -16,12 +16,12 @@ import textwrap
 
 import pytest
 from helpers import customers_df, tickets_df
-from test_insights_model import CUSTOMERS, FINAL, HARBOUR, TICKETS, eid
+from test_insights_star_schema import CUSTOMERS, FINAL, HARBOUR, TICKETS, eid
 
 from lib import tables
 from lib.config import PROJECT_ROOT, make_params
 from lib.errors import UnknownTableError
-from lib.insights import model
+from lib.insights import star_schema
 from lib.query import run_query
 
 
@@ -32,11 +32,11 @@ def output_dir(spark, tmp_path_factory):
     params = make_params(output_dir=out)
     tickets, customers = tickets_df(spark, TICKETS), customers_df(spark, CUSTOMERS)
     tables.save_table(
-        model.tickets_denormalized(tickets, customers, 8), params, "tickets_denormalized"
+        star_schema.tickets_denormalized(tickets, customers, 8), params, "tickets_denormalized"
     )
-    tables.save_table(model.dim_customer(customers), params, "dim_customer")
-    tables.save_table(model.dim_event(tickets, 8), params, "dim_event")
-    tables.save_table(model.fact_transaction(tickets), params, "fact_transaction")
+    tables.save_table(star_schema.dim_customer(customers), params, "dim_customer")
+    tables.save_table(star_schema.dim_event(tickets, 8), params, "dim_event")
+    tables.save_table(star_schema.fact_transaction(tickets), params, "fact_transaction")
     return out
 
 
@@ -74,7 +74,7 @@ def test_registered_views_keep_the_types(spark, output_dir):
         "order_id": "string", "customer_id": "bigint", "event_id": "string",
         "purchase_ts": "timestamp", "quantity": "int", "net_sales": "decimal(18,2)",
     }
-    assert spark.table("tickets_denormalized").columns == list(model.DENORMALIZED_COLUMNS)
+    assert spark.table("tickets_denormalized").columns == list(star_schema.DENORMALIZED_COLUMNS)
 
 
 def test_query_prints_spec_formatted_csv(spark, output_dir):
@@ -107,11 +107,11 @@ FRESH_SESSION = textwrap.dedent("""
     import datetime as dt, json, sys
     from pyspark.sql import functions as F
     from lib import columns as C, tables
-    from lib.insights import model
+    from lib.insights import star_schema
 
     spark = tables.open_session(sys.argv[1])
     denorm = spark.table("tickets_denormalized")
-    rebuilt = model.rebuild_denormalized(
+    rebuilt = star_schema.rebuild_denormalized(
         spark.table("fact_transaction"), spark.table("dim_customer"), spark.table("dim_event")
     )
     fresh_id = spark.range(1).select(

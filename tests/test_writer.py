@@ -10,7 +10,8 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib.writer import remove_stale_temp_files, write_csv
+from lib.fileio import remove_scratch
+from lib.writer import write_csv
 
 
 def _read(path):
@@ -72,7 +73,7 @@ def test_row_order_is_kept(spark, tmp_path):
 def test_stale_scratch_folders_are_removed(tmp_path):
     (tmp_path / ".x.csv.abc.tmp").mkdir()
     (tmp_path / "keep.csv").write_text("a\n")
-    remove_stale_temp_files(tmp_path)
+    remove_scratch(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["keep.csv"]
 
 

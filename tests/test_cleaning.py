@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers import d, money, ts
 
-from lib import staging
+from lib import cleaning
 from lib.readers import TICKET_COLUMNS, read_raw_customers, read_ticket_lines
 
 HEADER = "|".join(TICKET_COLUMNS)
@@ -76,9 +76,9 @@ def classified(spark, tmp_path_factory):
         [line for line, _ in TICKET_LINES[:5]] + [""] + [line for line, _ in TICKET_LINES[5:]],
         [line for line, _ in CUSTOMER_LINES],
     )
-    customers = staging.classify_customers(read_raw_customers(spark, customers_path)).cache()
+    customers = cleaning.classify_customers(read_raw_customers(spark, customers_path)).cache()
     clean_ids = customers.where("reject_reason IS NULL").select("customer_id")
-    tickets = staging.classify_tickets(read_ticket_lines(spark, tickets_path), clean_ids).cache()
+    tickets = cleaning.classify_tickets(read_ticket_lines(spark, tickets_path), clean_ids).cache()
     return customers, tickets
 
 
@@ -96,7 +96,7 @@ def test_every_ticket_rule_in_file_order(classified):
 
 def test_clean_customer_fields_are_trimmed_and_typed(classified):
     customers, _ = classified
-    clean = staging.clean_rows(customers, staging.CLEAN_CUSTOMER_COLUMNS).orderBy("_row_seq")
+    clean = cleaning.clean_rows(customers, cleaning.CLEAN_CUSTOMER_COLUMNS).orderBy("_row_seq")
     got = [tuple(r)[1:] for r in clean.collect()]
     assert got == [
         (1, "Mrs", "Jane", "Doe", "jane@example.com", "07700 900123", "SW1A 1AA"),
@@ -108,7 +108,7 @@ def test_clean_customer_fields_are_trimmed_and_typed(classified):
 
 def test_clean_tickets_are_trimmed_and_typed(classified):
     _, tickets = classified
-    clean = staging.clean_rows(tickets, staging.CLEAN_TICKET_COLUMNS).orderBy("_row_seq")
+    clean = cleaning.clean_rows(tickets, cleaning.CLEAN_TICKET_COLUMNS).orderBy("_row_seq")
     got = {r.order_id: tuple(r)[1:] for r in clean.collect()}
     assert got["ORD-2"] == (
         "ORD-2", 2, "A v B", d("2023-08-12"), "Stad", ts("2023-08-01 10:00:00"), 3, money("30.00")
@@ -119,7 +119,7 @@ def test_clean_tickets_are_trimmed_and_typed(classified):
 
 def test_rejected_tickets_keep_fields_exactly_as_read(classified):
     _, tickets = classified
-    rejected = staging.rejected_tickets(tickets).orderBy("_row_seq").collect()
+    rejected = cleaning.rejected_tickets(tickets).orderBy("_row_seq").collect()
     short = rejected[0]  # ORD-3: seven fields, net_sales missing
     assert (short.order_id, short.quantity, short.net_sales) == ("ORD-3", "2", None)
     long = rejected[1]  # ORD-4: extra field kept joined in net_sales
@@ -131,7 +131,7 @@ def test_rejected_tickets_keep_fields_exactly_as_read(classified):
 
 def test_rejected_customers_keep_the_raw_line(classified):
     customers, _ = classified
-    rejected = staging.rejected_customers(customers).orderBy("_row_seq").collect()
+    rejected = cleaning.rejected_customers(customers).orderBy("_row_seq").collect()
     assert [r.raw_record for r in rejected][:2] == [
         CUSTOMER_LINES[3][0], CUSTOMER_LINES[4][0]
     ]
@@ -140,7 +140,7 @@ def test_rejected_customers_keep_the_raw_line(classified):
 def test_json_array_file_is_accepted(spark, tmp_path):
     path = tmp_path / "customer.json"
     path.write_text('[{"CustomerIdentity": 1, "Customer Title": "mr."},\n {"CustomerIdentity": 0}, 7]')
-    classified = staging.classify_customers(read_raw_customers(spark, path)).orderBy("_row_seq")
+    classified = cleaning.classify_customers(read_raw_customers(spark, path)).orderBy("_row_seq")
     got = [(r.raw_record, r.customer_title if r.reject_reason is None else r.reject_reason)
            for r in classified.collect()]
     assert got == [

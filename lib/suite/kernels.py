@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lib.config import Params
-from lib.progress import Progress, Result
+from lib.suite.progress import Progress, Result
 
 KERNEL = "ticket-insights"
 KERNEL_START_TIMEOUT = 180  # s; kernels start while a JVM may be busy on both cores
@@ -49,7 +49,7 @@ def outputs_written(executed: Path, output_dir: Path, since: float) -> list[str]
     then its charts changed since it started."""
     import nbformat
 
-    from lib.report import files_written
+    from lib.suite.report import files_written
 
     try:
         written = files_written(nbformat.read(executed, as_version=4))

@@ -10,19 +10,17 @@ complete, so nobody reads a half-written copy.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import shutil
-import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lib import staging
+from lib import cleaning
 from lib.config import Params
+from lib.fileio import file_lock, remove_scratch, replacing_dir
 from lib.readers import (
     check_input_files,
     read_raw_customers,
@@ -30,7 +28,7 @@ from lib.readers import (
     require_file,
 )
 
-_CODE_FILES = ("readers.py", "columns.py", "staging.py", "stage.py")
+_CODE_FILES = ("readers.py", "columns.py", "cleaning.py", "staged.py")
 _COMPLETE = "_COMPLETE"
 
 
@@ -55,15 +53,8 @@ def fingerprint(params: Params) -> str:
     return digest.hexdigest()[:20]
 
 
-@contextmanager
-def _locked(folder: Path):
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _locked(root: Path):
+    return file_lock(root / ".lock")
 
 
 def _build(spark: SparkSession, params: Params, target: Path) -> None:
@@ -71,14 +62,14 @@ def _build(spark: SparkSession, params: Params, target: Path) -> None:
     list of repeated order ids found in the written parquet."""
     customers_path = str(target / "customers")
     raw_customers = read_raw_customers(spark, params.customers_path)
-    staging.classify_customers(raw_customers).write.parquet(customers_path)
+    cleaning.classify_customers(raw_customers).write.parquet(customers_path)
     clean_ids = spark.read.parquet(customers_path).where(
         F.col("reject_reason").isNull()
     ).select("customer_id")
     lines = read_ticket_lines(spark, params.tickets_path)
-    staging.classify_tickets_by_row(lines, clean_ids).write.parquet(str(target / "tickets"))
+    cleaning.classify_tickets_by_row(lines, clean_ids).write.parquet(str(target / "tickets"))
     by_row = spark.read.parquet(str(target / "tickets"))
-    staging.repeated_order_rows(by_row).write.parquet(str(target / "repeated_orders"))
+    cleaning.repeated_order_rows(by_row).write.parquet(str(target / "repeated_orders"))
     (target / _COMPLETE).write_text("ok\n")
 
 
@@ -92,13 +83,8 @@ def ensure_staged(spark: SparkSession, params: Params) -> Path:
         check_input_files(params.tickets_path, params.customers_path)
     with _locked(root):
         if not (target / _COMPLETE).exists():
-            scratch = root / f".building-{uuid.uuid4().hex}"
-            try:
+            with replacing_dir(target) as scratch:
                 _build(spark, params, scratch)
-                shutil.rmtree(target, ignore_errors=True)
-                scratch.rename(target)
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
         for stale in root.iterdir():  # older versions and crashed builds
             if stale.is_dir() and stale.name != params_fp:
                 shutil.rmtree(stale, ignore_errors=True)
@@ -116,8 +102,7 @@ def remove_stale_builds(params: Params) -> None:
     root = params.staging_dir
     if root.is_dir():
         with _locked(root):
-            for stale in root.glob(".building-*"):
-                shutil.rmtree(stale, ignore_errors=True)
+            remove_scratch(root)
 
 
 def fingerprint_or_raise(params: Params) -> str:
@@ -130,16 +115,16 @@ def load_staged(spark: SparkSession, params: Params) -> Staged:
     folder = ensure_staged(spark, params)
     customers = spark.read.parquet(str(folder / "customers"))
     tickets = spark.read.parquet(str(folder / "tickets")).transform(
-        staging.with_repeated_orders_rejected,
+        cleaning.with_repeated_orders_rejected,
         spark.read.parquet(str(folder / "repeated_orders")),
     )
-    data_quality = staging.outcome_counts(customers, "customers").unionByName(
-        staging.outcome_counts(tickets, "tickets")
+    data_quality = cleaning.outcome_counts(customers, "customers").unionByName(
+        cleaning.outcome_counts(tickets, "tickets")
     )
     return Staged(
-        tickets=staging.clean_rows(tickets, staging.CLEAN_TICKET_COLUMNS),
-        customers=staging.clean_rows(customers, staging.CLEAN_CUSTOMER_COLUMNS),
-        tickets_rejected=staging.rejected_tickets(tickets),
-        customers_rejected=staging.rejected_customers(customers),
+        tickets=cleaning.clean_rows(tickets, cleaning.CLEAN_TICKET_COLUMNS),
+        customers=cleaning.clean_rows(customers, cleaning.CLEAN_CUSTOMER_COLUMNS),
+        tickets_rejected=cleaning.rejected_tickets(tickets),
+        customers_rejected=cleaning.rejected_customers(customers),
         data_quality=data_quality,
     )

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from helpers import assert_rows, customers_df, d, money, rows, tickets_df, ts
 
-from lib.insights import events, model
+from lib.insights import events, star_schema
 
 HARBOUR = "Harbour City v Northgate"
 FINAL = "Cup Final"
@@ -62,7 +62,7 @@ EXPECTED_08 = [
 
 
 def test_denormalized_columns_rows_and_order(tickets, customers):
-    result = model.tickets_denormalized(tickets, customers, 8)
+    result = star_schema.tickets_denormalized(tickets, customers, 8)
     assert_rows(
         result,
         [
@@ -75,13 +75,13 @@ def test_denormalized_columns_rows_and_order(tickets, customers):
 
 
 def test_denormalized_season_follows_start_month(tickets, customers):
-    result = model.tickets_denormalized(tickets, customers, 1)
+    result = star_schema.tickets_denormalized(tickets, customers, 1)
     assert [r.season for r in result.collect()] == ["2023", "2023", "2024", "2024", "2024"]
 
 
 def test_dim_customer_has_every_clean_customer(customers):
     assert_rows(
-        model.dim_customer(customers),
+        star_schema.dim_customer(customers),
         ["customer_id", "customer_title", "first_name", "last_name", "email", "phone", "postcode"],
         [ANN, BOB, (3, "Dr", "Cy", "Lee", "cy@example.com", "07700", "ZZ9 9ZZ")],
     )
@@ -89,7 +89,7 @@ def test_dim_customer_has_every_clean_customer(customers):
 
 def test_dim_event_by_date_then_name(tickets):
     assert_rows(
-        model.dim_event(tickets, 8),
+        star_schema.dim_event(tickets, 8),
         ["event_id", "event_name", "event_date", "venue", "season"],
         [H23, FIN, H24],
     )
@@ -97,7 +97,7 @@ def test_dim_event_by_date_then_name(tickets):
 
 def test_fact_transaction_keys_and_order(tickets):
     assert_rows(
-        model.fact_transaction(tickets),
+        star_schema.fact_transaction(tickets),
         ["order_id", "customer_id", "event_id", "purchase_ts", "quantity", "net_sales"],
         [
             ("O2", 2, H23[0], ts("2023-07-01 09:00:00"), 1, money("10.50")),
@@ -110,20 +110,20 @@ def test_fact_transaction_keys_and_order(tickets):
 
 
 def test_joining_the_model_reproduces_08_row_for_row(tickets, customers):
-    rebuilt = model.rebuild_denormalized(
-        model.fact_transaction(tickets), model.dim_customer(customers), model.dim_event(tickets, 8)
+    rebuilt = star_schema.rebuild_denormalized(
+        star_schema.fact_transaction(tickets), star_schema.dim_customer(customers), star_schema.dim_event(tickets, 8)
     )
-    assert_rows(rebuilt, list(model.DENORMALIZED_COLUMNS), EXPECTED_08)
+    assert_rows(rebuilt, list(star_schema.DENORMALIZED_COLUMNS), EXPECTED_08)
 
 
 def test_event_id_is_the_same_in_01_08_and_09(tickets, customers):
     from_01 = {(r.event_name, r.event_date): r.event_id for r in
                events.events_summary(tickets, 8).collect()}
     from_09 = {(r.event_name, r.event_date): r.event_id for r in
-               model.dim_event(tickets, 8).collect()}
+               star_schema.dim_event(tickets, 8).collect()}
     from_08 = {(r.event_name, r.event_date): r.event_id for r in
-               model.tickets_denormalized(tickets, customers, 8).collect()}
-    fact_ids = {r.event_id for r in model.fact_transaction(tickets).collect()}
+               star_schema.tickets_denormalized(tickets, customers, 8).collect()}
+    fact_ids = {r.event_id for r in star_schema.fact_transaction(tickets).collect()}
     assert from_01 == from_09 == from_08
     assert fact_ids == set(from_09.values())
     assert len(fact_ids) == 3  # same name on two dates: two ids
@@ -132,17 +132,17 @@ def test_event_id_is_the_same_in_01_08_and_09(tickets, customers):
 def test_event_id_is_stable_across_runs_and_seasons(spark, tickets):
     """The id is a pure function of (name, date): the independently computed
     hash, whatever the season parameter or the other rows."""
-    assert rows(model.dim_event(tickets, 1).select("event_id")) == [
+    assert rows(star_schema.dim_event(tickets, 1).select("event_id")) == [
         (H23[0],), (FIN[0],), (H24[0],)
     ]
     alone = tickets_df(spark, [TICKETS[2]])
-    assert rows(model.fact_transaction(alone).select("event_id")) == [(FIN[0],)]
+    assert rows(star_schema.fact_transaction(alone).select("event_id")) == [(FIN[0],)]
     assert FIN[0] == "EV-" + hashlib.sha256(b"Cup Final|2024-05-01").hexdigest()[:12]
 
 
 def test_no_orders_gives_empty_tables_with_the_columns(spark, customers):
     empty = tickets_df(spark, [])
-    result = model.tickets_denormalized(empty, customers, 8)
-    assert result.columns == list(model.DENORMALIZED_COLUMNS)
+    result = star_schema.tickets_denormalized(empty, customers, 8)
+    assert result.columns == list(star_schema.DENORMALIZED_COLUMNS)
     assert result.count() == 0
-    assert model.fact_transaction(empty).count() == 0
+    assert star_schema.fact_transaction(empty).count() == 0

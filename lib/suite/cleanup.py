@@ -1,0 +1,42 @@
+"""The output folder between runs: one run at a time, and what a killed run
+left half-done removed before the next one starts."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from lib.config import Params
+from lib.errors import TicketInsightsError
+from lib.fileio import LockBusy, file_lock, remove_scratch
+from lib.staged import remove_stale_builds
+from lib.tables import recover
+
+RUN_LOCK = ".run.lock"
+
+
+@contextmanager
+def output_dir_lock(output_dir: Path):
+    """Hold ``<output>/.run.lock`` for a whole run: a second run into the same
+    folder stops with a clear message instead of mixing its files with ours."""
+    try:
+        with file_lock(output_dir / RUN_LOCK, blocking=False):
+            yield
+    except LockBusy as busy:
+        raise TicketInsightsError(
+            f"another run (pid {busy.owner or '?'}) is writing to {output_dir}; wait for it "
+            "to finish or choose another --output-dir"
+        ) from None
+
+
+def remove_stale_scratch(params: Params) -> None:
+    """Hidden CSV, chart and table scratch, a table caught between its two
+    renames (:func:`lib.tables.recover`) and half-built staged data. Call
+    under :func:`output_dir_lock`. Finished outputs are never touched: each
+    is its old or its new complete version."""
+    for folder in (params.output_dir, params.rejects_dir, params.charts_dir,
+                   params.warehouse_dir):
+        if folder.is_dir():
+            remove_scratch(folder)
+    recover(params.warehouse_dir)
+    remove_stale_builds(params)
