@@ -1,8 +1,8 @@
 """Generate realistic, deliberately messy inputs for the ticket-insights pipeline.
 
 Writes ``<out>/tickets.csv`` (pipe-delimited orders) and ``<out>/customer.json``
-(JSON Lines customers) in the format of SPEC.md section 1. A share of records
-(``--dirty-rate``) is bad in every way SPEC.md section 2 rejects, and some harmless
+(JSON Lines customers) in the format of docs/contract.md §1. A share of records
+(``--dirty-rate``) is bad in every way docs/contract.md §2 rejects, and some harmless
 mess is added that must clean fine: padded fields, odd-case month names, blank
 lines, formula-injection bait, quotes, commas and non-ASCII text in names and venues.
 

@@ -1,7 +1,7 @@
-"""The staging layer: SPEC section 2's cleaning rules, once, in one place.
+"""The staging layer: the cleaning rules of docs/contract.md §2, once, in one place.
 
 Pure transforms classify every raw record as clean or rejected (with the first
-failing reason). :func:`lib.stage.load_staged` runs them once per input version
+failing reason). :func:`lib.staged.load_staged` runs them once per input version
 and stores the result as parquet, which every notebook then reads.
 """
 
@@ -153,7 +153,7 @@ def clean_rows(classified: DataFrame, columns: tuple[str, ...]) -> DataFrame:
 
 
 def rejected_tickets(classified: DataFrame) -> DataFrame:
-    """SPEC rejects/tickets_rejected.csv rows: fields exactly as read, split
+    """rejects/tickets_rejected.csv rows (docs/contract.md §5.4): fields exactly as read, split
     again from the kept line, plus ``_row_seq`` for file order."""
     return (
         classified.where(F.col("reject_reason").isNotNull())

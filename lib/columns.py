@@ -38,7 +38,8 @@ def blank_to_null(text: Column) -> Column:
 
 
 def parse_event_date(text: Column) -> Column:
-    """Date from any of the four SPEC formats; null if none fits or not a real date."""
+    """Date from any of the four formats of docs/contract.md §1.1; null if none
+    fits or it is not a real date."""
     parsed = None
     for shape, pattern in EVENT_DATE_FORMATS:
         parsed = (F if parsed is None else parsed).when(
@@ -96,7 +97,7 @@ def season_label(event_date: Column, start_month: int) -> Column:
 
 
 def escape_formula(text: Column) -> Column:
-    """Prefix ``'`` to text a spreadsheet would run as a formula (SPEC 5)."""
+    """Prefix ``'`` to text a spreadsheet would run as a formula (docs/contract.md §5.2)."""
     # The cheap first-character test comes first: `&` short-circuits, so the
     # regular expressions only run on the rare values that start like a formula.
     risky = (

@@ -60,7 +60,7 @@ def check_utf8(path: Path) -> None:
 
 
 def check_tickets_header(path: Path) -> None:
-    """The header must be exactly the SPEC's columns, '|'-delimited, and at
+    """The header must be exactly the columns of docs/contract.md §1.1, '|'-delimited, and at
     least one non-blank line must follow it."""
     require_file(path)
     with path.open("rb") as handle:

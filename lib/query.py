@@ -5,7 +5,7 @@
 
 Tables: ``tickets_denormalized`` (08) and ``dim_customer``, ``dim_event``,
 ``fact_transaction`` (09), as written by those notebooks under
-``<output-dir>/warehouse``. Values are formatted as in the SPEC's CSV files
+``<output-dir>/warehouse``. Values are formatted as in the CSV files (docs/contract.md §5.1)
 (dates, 2-decimal money, formula-safe text, RFC 4180 quoting). Errors (no
 tables yet, unknown table, bad SQL) are one message on stderr and exit code 2.
 """

@@ -144,7 +144,7 @@ def test_an_unreadable_file_is_a_named_error_too(tmp_path, monkeypatch):
 
 
 def test_a_standalone_notebook_stops_with_the_named_error(tmp_path, spark_remote):
-    """papermill on one notebook (SPEC section 4): the InputError is what the
+    """papermill on one notebook (docs/contract.md §4): the InputError is what the
     user reads, not a Java stack trace, and nothing is written."""
     tickets, customers = BAD_FILES["renamed column"][:2]
     data = _write_inputs(tmp_path / "data", tickets, customers)

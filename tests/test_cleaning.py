@@ -1,4 +1,4 @@
-"""Cleaning rules (SPEC section 2), end to end from files on disk."""
+"""Cleaning rules (docs/contract.md §2), end to end from files on disk."""
 
 from __future__ import annotations
 

@@ -87,8 +87,9 @@ def test_normalise_title(spark, raw, expected):
 
 
 def test_normalise_title_is_idempotent_except_for_a_kept_dot(spark):
-    # SPEC drops only ONE trailing dot ("Dr.." -> "Dr."), so a title that still
-    # ends in "." loses it on a second pass; every other title is a fixed point.
+    # The contract (docs/contract.md §2.5) drops only ONE trailing dot ("Dr.." ->
+    # "Dr."), so a title that still ends in "." loses it on a second pass; every
+    # other title is a fixed point.
     once = _apply(spark, C.normalise_title, [" MRS. ", "dr", "x y", "Unknown", "Dr.."])
     assert _apply(spark, C.normalise_title, once) == ["Mrs", "Dr", "X Y", "Unknown", "Dr"]
 

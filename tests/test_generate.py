@@ -1,6 +1,6 @@
 """Tests of generate_data.py without Spark: run it, then parse its files in pure Python.
 
-The helper predicates below mirror SPEC.md section 2 closely enough to tell which
+The helper predicates below mirror docs/contract.md §2 closely enough to tell which
 reject reason the generator meant; the authoritative cleaning is tested elsewhere.
 """
 
@@ -43,7 +43,7 @@ def run_generator(out: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def parse_date(text: str) -> tuple[str, date] | None:
-    """(format name, date) if text is a valid event_date per SPEC, else None."""
+    """(format name, date) if text is a valid event_date per docs/contract.md §2.2, else None."""
     for name, rx in DATE_FORMATS.items():
         m = rx.fullmatch(text)
         if not m:
@@ -92,7 +92,7 @@ def classify_customers(lines: list[str]) -> tuple[list[str], dict[int, dict]]:
 
 
 def ticket_reason(raw: list[str], clean_ids: dict) -> str:
-    """First failing reason of SPEC section 2 (before the duplicate check), or 'clean'."""
+    """First failing reason of docs/contract.md §2.2 (before the duplicate check), or 'clean'."""
     if len(raw) != 8:
         return "malformed_row"
     f = [x.strip(" ") for x in raw]

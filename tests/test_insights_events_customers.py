@@ -1,4 +1,4 @@
-"""SPEC 01-04 on small hand-made data; expected rows worked out by hand.
+"""Outputs 01-04 (docs/contract.md §5) on small hand-made data; expected rows worked out by hand.
 
 Fixture (clean data as staging produces it):
 
@@ -71,7 +71,7 @@ EVENTS_COLUMNS = [
     "event_id", "event_name", "event_date", "event_date_display", "venue", "season",
     "order_count", "tickets_sold", "net_sales",
 ]
-EVENTS_ROWS = [  # in SPEC row order: event_date, then event_name (code point)
+EVENTS_ROWS = [  # in the contract's row order: event_date, then event_name (code point)
     (expected_event_id("zulu v Yankee", "2023-08-01"), "zulu v Yankee", d("2023-08-01"),
      "Tue 01 Aug 2023", "Zulu Park", "2023/24", 1, 1, money("15.00")),
     (expected_event_id("(Cup) Final", "2023-08-12"), "(Cup) Final", d("2023-08-12"),

@@ -1,4 +1,4 @@
-"""SPEC 05-07 on small hand-made data; expected rows worked out by hand.
+"""Outputs 05-07 (docs/contract.md §5) on small hand-made data; expected rows worked out by hand.
 
 * customer 1: two orders of equal quantity 5 at different times (the earlier
   one is rank 1), a smaller first order and a later drop to 1.

@@ -32,7 +32,7 @@ CUSTOMERS = [
 
 
 def eid(name: str, date: str) -> str:
-    """The SPEC's stable id, worked out independently of Spark."""
+    """The stable event_id (docs/contract.md §6.3), worked out independently of Spark."""
     return "EV-" + hashlib.sha256(f"{name}|{date}".encode()).hexdigest()[:12]
 
 

@@ -1,8 +1,8 @@
-"""Grain, keys and totals of SPEC 01-07 on the pinned generated data.
+"""Grain, keys and totals of outputs 01-07 (docs/contract.md §5) on the pinned generated data.
 
 The transforms are computed directly on the staged pinned data (no notebook
-runs): each output has its SPEC columns, one row per SPEC grain (unique,
-non-null keys), the SPEC row order, and totals that reconcile with the clean
+runs): each output has the contract's columns, one row per contract grain (unique,
+non-null keys), the contract's row order, and totals that reconcile with the clean
 orders and with each other.
 """
 
@@ -68,7 +68,7 @@ def clean(staged):
     }
 
 
-SPEC = {
+CONTRACT = {
     # file: (columns, grain key, row order as (column, descending))
     "01": (["event_id", "event_name", "event_date", "event_date_display", "venue", "season",
             "order_count", "tickets_sold", "net_sales"],
@@ -92,10 +92,10 @@ SPEC = {
 
 
 @pytest.mark.parametrize(
-    "name", sorted(SPEC)
+    "name", sorted(CONTRACT)
 )
 def test_columns_unique_not_null_keys_and_row_order(outputs, name):
-    columns, key, order = SPEC[name]
+    columns, key, order = CONTRACT[name]
     df = outputs[name]
     assert df.columns == columns
     assert df.where(" OR ".join(f"{k} IS NULL" for k in key)).count() == 0

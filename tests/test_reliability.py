@@ -27,7 +27,7 @@ import pytest
 from lib.config import make_params
 from lib.suite.pinned import make_pinned_data
 
-SPEC_HEADERS = {
+CONTRACT_HEADERS = {
     "data_quality.csv": "dataset,outcome,rows",
     "rejects/tickets_rejected.csv": "order_id,customer_id,event_name,event_date,venue,"
                                     "purchase_ts,quantity,net_sales,reject_reason",
@@ -216,11 +216,11 @@ def _snapshot(out: Path) -> dict[str, bytes]:
 
 
 def _assert_complete(name: str, content: bytes) -> None:
-    """Parses to the end with the SPEC's header and every row full length."""
+    """Parses to the end with the contract's header and every row full length."""
     text = content.decode("utf-8")
     assert text.endswith("\n"), f"{name} does not end with a line end"
     rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
-    assert ",".join(rows[0]) == SPEC_HEADERS[name], name
+    assert ",".join(rows[0]) == CONTRACT_HEADERS[name], name
     assert all(len(row) == len(rows[0]) for row in rows), f"{name}: a short row"
 
 
@@ -254,8 +254,8 @@ def _write_previous_version(out: Path) -> dict[str, bytes]:
                  "rejects/customers_rejected.csv", "01_events.csv", "02_tickets_by_title.csv"):
         path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        columns = SPEC_HEADERS[name].count(",") + 1
-        path.write_text(SPEC_HEADERS[name] + "\n" + ",".join(["old"] * columns) + "\n")
+        columns = CONTRACT_HEADERS[name].count(",") + 1
+        path.write_text(CONTRACT_HEADERS[name] + "\n" + ",".join(["old"] * columns) + "\n")
     return _snapshot(out)
 
 

@@ -77,7 +77,7 @@ def test_registered_views_keep_the_types(spark, output_dir):
     assert spark.table("tickets_denormalized").columns == list(star_schema.DENORMALIZED_COLUMNS)
 
 
-def test_query_prints_spec_formatted_csv(spark, output_dir):
+def test_query_prints_contract_formatted_csv(spark, output_dir):
     out = io.StringIO()
     written = run_query(spark, output_dir / "warehouse", """
         SELECT order_id, first_name, event_date, net_sales, 'a,"b"' AS text

@@ -1,4 +1,4 @@
-"""Customers: who buys, how much, and which events (SPEC 02, 03, 04).
+"""Customers: who buys, how much, and which events (docs/contract.md §5: 02, 03, 04).
 
 Every transform here aggregates the clean tickets to one row per customer
 first (one shuffle, with map-side partial aggregation), and only then joins
@@ -25,7 +25,7 @@ def _orders_per_customer(tickets: DataFrame) -> DataFrame:
 
 
 def tickets_by_title(tickets: DataFrame, customers: DataFrame) -> DataFrame:
-    """SPEC 02_tickets_by_title.csv: one row per customer title among clean
+    """02_tickets_by_title.csv (docs/contract.md §5.3): one row per customer title among clean
     orders (the title of the ordering customer), by tickets sold desc, then title.
 
     ``customer_count`` is the distinct customers with that title who ordered.
@@ -33,7 +33,7 @@ def tickets_by_title(tickets: DataFrame, customers: DataFrame) -> DataFrame:
     titles = customers.select("customer_id", "customer_title")
     return (
         _orders_per_customer(tickets)
-        # inner: every clean order's customer is a clean customer (SPEC 2, rule 9)
+        # inner: every clean order's customer is a clean customer (docs/contract.md §2.2, rule 9)
         .join(titles, on="customer_id", how="inner")
         .groupBy("customer_title")
         .agg(
@@ -65,7 +65,7 @@ def _event_label(event: Column) -> Column:
 
 
 def customer_events(tickets: DataFrame, customers: DataFrame) -> DataFrame:
-    """SPEC 03_customer_events.csv: one row per customer with >=1 clean order,
+    """03_customer_events.csv (docs/contract.md §5.3): one row per customer with >=1 clean order,
     by customer_id: names, number of distinct events and the events list
     (``name (date)`` items joined by ``; ``, by event date then name)."""
     names = customers.select("customer_id", "first_name", "last_name")
@@ -84,7 +84,7 @@ def customer_events(tickets: DataFrame, customers: DataFrame) -> DataFrame:
 
 
 def customers_multi_event(tickets: DataFrame, customers: DataFrame) -> DataFrame:
-    """SPEC 04_customers_multi_event.csv: one row per clean customer (also those
+    """04_customers_multi_event.csv (docs/contract.md §5.3): one row per clean customer (also those
     who never ordered: event_count 0), by customer_id; ``MultiEvent`` is true
     exactly when the customer attended more than one distinct event."""
     counts = distinct_events_per_customer(tickets).select(

@@ -46,7 +46,7 @@ def event_facts(tickets: DataFrame, season_start_month: int) -> DataFrame:
 
 
 def events_summary(tickets: DataFrame, season_start_month: int) -> DataFrame:
-    """SPEC 01_events.csv: events with order counts, by date then name."""
+    """01_events.csv (docs/contract.md §5.3): events with order counts, by date then name."""
     return (
         event_facts(tickets, season_start_month)
         .select(
@@ -65,7 +65,7 @@ def events_summary(tickets: DataFrame, season_start_month: int) -> DataFrame:
 
 
 def dim_event(tickets: DataFrame, season_start_month: int) -> DataFrame:
-    """SPEC 09_dim_event.csv: one row per event, by date then name."""
+    """09_dim_event.csv (docs/contract.md §5.3): one row per event, by date then name."""
     return (
         event_facts(tickets, season_start_month)
         .select("event_id", "event_name", "event_date", "venue", "season")

@@ -1,4 +1,5 @@
-"""Orders within a customer: largest orders and order-to-order change (SPEC 05, 06, 07).
+"""Orders within a customer: largest orders and order-to-order change
+(docs/contract.md §5: 05, 06, 07).
 
 Windows are always partitioned by ``customer_id``: each customer's orders are
 ranked or compared among themselves, never across the whole data set.
@@ -17,7 +18,7 @@ DELTA_COLUMNS = (
     "quantity", "previous_quantity", "quantity_delta",
 )
 
-# SPEC 07: a customer's orders in the order they were placed.
+# 07 (docs/contract.md §5.5): a customer's orders in the order they were placed.
 PURCHASE_ORDER = ("purchase_ts", "order_id")
 
 
@@ -30,7 +31,7 @@ def order_of_rank(tickets: DataFrame, rank: int) -> DataFrame:
     """
     if rank < 1:
         raise ValueError(f"rank must be >= 1, got {rank}")
-    # SPEC 05/06: quantity desc, then the earlier purchase, then the smaller
+    # 05/06 (docs/contract.md §5.5): quantity desc, then the earlier purchase, then the smaller
     # order_id, so each order of a customer has its own rank, even on equal quantities.
     by_size = Window.partitionBy("customer_id").orderBy(
         F.col("quantity").desc(), F.col("purchase_ts").asc(), F.col("order_id").asc()
@@ -45,17 +46,18 @@ def order_of_rank(tickets: DataFrame, rank: int) -> DataFrame:
 
 
 def largest_order(tickets: DataFrame) -> DataFrame:
-    """SPEC 05_largest_order.csv: one row per customer with >=1 clean order."""
+    """05_largest_order.csv (docs/contract.md §5.3): one row per customer with >=1 clean order."""
     return order_of_rank(tickets, 1)
 
 
 def second_largest_order(tickets: DataFrame) -> DataFrame:
-    """SPEC 06_second_largest_order.csv: one row per customer with >=2 clean orders."""
+    """06_second_largest_order.csv (docs/contract.md §5.3): one row per customer
+    with >=2 clean orders."""
     return order_of_rank(tickets, 2)
 
 
 def order_quantity_delta(tickets: DataFrame) -> DataFrame:
-    """SPEC 07_order_quantity_delta.csv: one row per clean order with the
+    """07_order_quantity_delta.csv (docs/contract.md §5.3): one row per clean order with the
     quantity of the customer's previous order and the change; both null on a
     customer's first order. By customer_id, purchase_ts, order_id.
 

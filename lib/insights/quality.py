@@ -7,7 +7,7 @@ from pyspark.sql import functions as F
 
 
 def data_quality_summary(data_quality: DataFrame) -> DataFrame:
-    """SPEC data_quality.csv: (dataset, outcome, rows) by dataset, outcome."""
+    """data_quality.csv (docs/contract.md §5.4): (dataset, outcome, rows) by dataset, outcome."""
     return data_quality.select("dataset", "outcome", "rows").orderBy("dataset", "outcome")
 
 

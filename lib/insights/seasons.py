@@ -1,6 +1,6 @@
 """10 and 11: sales by season, and each customer's purchaser status.
 
-An order's season is the season of its event date (SPEC 3): seasons start on
+An order's season is the season of its event date (docs/contract.md §3): seasons start on
 the 1st of ``season_start_month``; a season is identified by the year it starts
 in and labelled by :func:`lib.columns.season_label_of_year`.
 """
@@ -32,7 +32,7 @@ def _change_pct(net_sales: Column, previous: Column) -> Column:
 
 
 def net_sales_by_season(tickets: DataFrame, season_start_month: int) -> DataFrame:
-    """SPEC 10: one row per season from the first to the last season with
+    """10 (docs/contract.md §5.5): one row per season from the first to the last season with
     sales (gaps as zeros), with the calendar-previous season's net sales and
     the change against it, by season.
 
@@ -109,7 +109,7 @@ def _latest_event_per_customer(tickets: DataFrame) -> DataFrame:
 def purchaser_status(
     tickets: DataFrame, as_of_date: dt.date, season_start_month: int
 ) -> DataFrame:
-    """SPEC 11: one row per customer with ≥1 clean order: their latest event,
+    """11 (docs/contract.md §5.5): one row per customer with ≥1 clean order: their latest event,
     its season, the current season (holding ``as_of_date``) and whether the
     latest event's season is the current one, earlier, or later. By customer_id.
 

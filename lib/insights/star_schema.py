@@ -44,10 +44,10 @@ def _event_attributes(tickets: DataFrame, season_start_month: int) -> DataFrame:
 def tickets_denormalized(
     tickets: DataFrame, customers: DataFrame, season_start_month: int
 ) -> DataFrame:
-    """SPEC 08: one row per clean order with its event's and its customer's
+    """08 (docs/contract.md §5.3): one row per clean order with its event's and its customer's
     attributes, by event date, purchase time, order id.
 
-    ``venue`` is the event's venue (SPEC 2: its first clean order's venue), so
+    ``venue`` is the event's venue (docs/contract.md §2.6: its first clean order's venue), so
     every order of an event shows the same one. Both joins are inner and lose
     nothing: every clean order has an event and a clean customer (staging
     rejects ``unknown_customer``). The event dimension is small: broadcast.
@@ -63,12 +63,13 @@ def tickets_denormalized(
 
 
 def dim_customer(customers: DataFrame) -> DataFrame:
-    """SPEC 09_dim_customer.csv: every clean customer (ordered or not), by id."""
+    """09_dim_customer.csv (docs/contract.md §5.3): every clean customer
+    (ordered or not), by id."""
     return customers.select(*CUSTOMER_COLUMNS).orderBy("customer_id")
 
 
 def fact_transaction(tickets: DataFrame) -> DataFrame:
-    """SPEC 09_fact_transaction.csv: one row per clean order with its foreign
+    """09_fact_transaction.csv (docs/contract.md §5.3): one row per clean order with its foreign
     keys, by purchase time then order id. ``event_id`` is computed from the
     order's own (event_name, event_date), the same function dim_event uses, so
     no join is needed to find it."""
