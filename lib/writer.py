@@ -1,4 +1,4 @@
-"""Write a DataFrame as one SPEC-formatted CSV file, atomically.
+"""Write a DataFrame as one CSV file in the format of docs/contract.md §5.1, atomically.
 
 Spark writes the sorted partitions in parallel into a hidden scratch folder
 next to the target; the part files are joined behind one header into a hidden
@@ -51,13 +51,13 @@ def _as_text(column: str, data_type: T.DataType) -> Column:
 
 
 def format_for_csv(df: DataFrame) -> DataFrame:
-    """Every column as text in the SPEC's formats; text from the inputs made
-    formula-safe. Column order is kept."""
+    """Every column as text in the formats of docs/contract.md §5.1; text from the
+    inputs made formula-safe. Column order is kept."""
     return df.select(*[_as_text(f.name, f.dataType).alias(f.name) for f in df.schema.fields])
 
 
 def write_csv(df: DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``df`` (already in the SPEC's row order) to ``path`` as one CSV.
+    """Write ``df`` (already in the contract's row order) to ``path`` as one CSV.
 
     Spark writes the sorted partitions in parallel as headerless part files
     (numbered in partition order); they are then concatenated behind one

@@ -1,4 +1,4 @@
-"""The CSV writer: one file, RFC 4180, SPEC formats, formula safety, atomic."""
+"""The CSV writer: one file, RFC 4180, formats of docs/contract.md §5.1, formula safety, atomic."""
 
 from __future__ import annotations
 
