@@ -1,17 +1,18 @@
 """Project-wide pytest set-up, loaded for unit tests and for nbval runs alike.
 
-Pins the data and parameters the notebooks run with under nbval (lib/pinned.py):
-a dataset made by generate_data.py with a fixed seed and reference date, in a
-temporary folder, passed to notebook kernels through TICKET_INSIGHTS_*
-variables. So ``pytest --nbval-lax notebooks/NN_x.ipynb`` works from the project
-root with no other preparation.
+Pins the data and parameters the notebooks run with under nbval
+(lib/suite/pinned.py): a dataset made by generate_data.py with a fixed seed and
+reference date, in a temporary folder. The parameters are injected after each
+notebook's parameters cell, as papermill does, so ``pytest --nbval-lax
+notebooks/NN_x.ipynb`` works from the project root with no other preparation.
+Tests get the same values from the ``pinned`` fixture.
 
 Notebook kernels under nbval share one warm Spark: a local Spark Connect server
-(lib/connect_server.py) started when the first notebook cell is about to run
-and stopped when pytest ends; ``SPARK_REMOTE`` points the kernels at it while
-notebook items run (unit tests keep their own local session). If the caller
-already set ``SPARK_REMOTE``, that endpoint is used and nothing is started.
-Tests that run notebooks in a subprocess get the same server from the
+(lib/suite/connect_server.py) started when the first notebook cell is about to
+run and stopped when pytest ends; ``SPARK_REMOTE`` points the kernels at it
+while notebook items run (unit tests keep their own local session). If the
+caller already set ``SPARK_REMOTE``, that endpoint is used and nothing is
+started. Tests that run notebooks in a subprocess get the same server from the
 ``spark_remote`` fixture.
 """
 
@@ -25,19 +26,40 @@ from pathlib import Path
 import pytest
 
 _scratch: Path | None = None
-_server = None  # lib.connect_server.ConnectServer, started on first need
+_pinned: dict = {}
+_server = None  # lib.suite.connect_server.ConnectServer, started on first need
 _server_error: Exception | None = None
 _callers_remote = os.environ.get("SPARK_REMOTE")
 
 
-def pytest_configure(config):
+def _pinned_parameters() -> dict:
     global _scratch
-    if os.environ.get("TICKET_INSIGHTS_DATA_DIR"):
-        return  # the caller pinned things already
-    from lib.suite.pinned import pin_environment
+    if not _pinned:
+        from lib.suite.pinned import pinned_parameters
 
-    _scratch = Path(tempfile.mkdtemp(prefix="ticket-insights-pinned-"))
-    pin_environment(_scratch)
+        _scratch = Path(tempfile.mkdtemp(prefix="ticket-insights-pinned-"))
+        _pinned.update(pinned_parameters(_scratch))
+    return _pinned
+
+
+def _is_notebook_item(item) -> bool:
+    return Path(str(getattr(item, "path", getattr(item, "fspath", "")))).suffix == ".ipynb"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    from lib.suite.pinned import inject_parameters, is_parameters_cell
+
+    for item in items:
+        cell = getattr(item, "cell", None)
+        if _is_notebook_item(item) and cell is not None and is_parameters_cell(cell):
+            cell.source = inject_parameters(cell.source, _pinned_parameters())
+
+
+@pytest.fixture(scope="session")
+def pinned() -> dict:
+    """The pinned notebook parameters: data_dir (pinned data), output_dir,
+    as_of_date, season_start_month."""
+    return dict(_pinned_parameters())
 
 
 def shared_spark_remote() -> str:
@@ -57,10 +79,6 @@ def shared_spark_remote() -> str:
             _server_error = error
             raise
     return _server.url
-
-
-def _is_notebook_item(item) -> bool:
-    return Path(str(getattr(item, "path", getattr(item, "fspath", "")))).suffix == ".ipynb"
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -16,7 +16,15 @@ from lib.errors import ParameterError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TICKETS_FILE = "tickets.csv"
 CUSTOMERS_FILE = "customer.json"
-DEFAULT_SEASON_START_MONTH = 8
+# The run parameters' defaults, in one place: the notebooks' setup, the runner
+# and the Makefile take them from here (a notebook's parameters cell repeats
+# them as literals, as papermill needs; a test checks they agree).
+DEFAULTS = {
+    "data_dir": "data",
+    "output_dir": "output",
+    "as_of_date": None,  # today
+    "season_start_month": 8,
+}
 
 
 @dataclass(frozen=True)
@@ -96,10 +104,10 @@ def parse_season_start_month(value: int | str) -> int:
 
 
 def make_params(
-    data_dir: str | os.PathLike = "data",
-    output_dir: str | os.PathLike = "output",
-    as_of_date: str | dt.date | None = None,
-    season_start_month: int | str = DEFAULT_SEASON_START_MONTH,
+    data_dir: str | os.PathLike = DEFAULTS["data_dir"],
+    output_dir: str | os.PathLike = DEFAULTS["output_dir"],
+    as_of_date: str | dt.date | None = DEFAULTS["as_of_date"],
+    season_start_month: int | str = DEFAULTS["season_start_month"],
     base_dir: Path = PROJECT_ROOT,
 ) -> Params:
     """Validate raw parameters (from papermill, the CLI or a test).

@@ -9,9 +9,12 @@ pass through the driver's memory.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
+import sys
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -56,26 +59,49 @@ def format_for_csv(df: DataFrame) -> DataFrame:
     return df.select(*[_as_text(f.name, f.dataType).alias(f.name) for f in df.schema.fields])
 
 
-def write_csv(df: DataFrame, path: str | os.PathLike) -> Path:
+class Written(NamedTuple):
+    path: Path
+    rows: int  # data rows, without the header
+
+
+def write_csv(df: DataFrame, path: str | os.PathLike) -> Written:
     """Write ``df`` (already in the contract's row order) to ``path`` as one CSV.
 
     Spark writes the sorted partitions in parallel as headerless part files
     (numbered in partition order); they are then concatenated behind one
     header into a hidden file next to the target, which is renamed over it.
+    The rows are counted while they are copied, so no Spark job counts them.
     """
     target = Path(path)
     scratch = scratch_path(target)
     formatted = format_for_csv(df)
+    rows = 0
     try:
         formatted.write.options(**{**CSV_OPTIONS, "header": "false"}).csv(str(scratch))
         with replacing(target) as joined, joined.open("wb") as out:
             out.write((",".join(_header_field(c) for c in formatted.columns) + "\n").encode())
             for part in sorted(scratch.glob("part-*")):
-                with part.open("rb") as chunk:
-                    shutil.copyfileobj(chunk, out, _COPY_BUFFER)
+                rows += _copy_counting_rows(part, out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return target
+    return Written(target, rows)
+
+
+def _copy_counting_rows(part: Path, out: BinaryIO) -> int:
+    """Append ``part`` to ``out``; return its records. A record ends at a
+    newline outside quotes: lines are counted, unless the part holds a quote
+    (a quoted field may hold a newline), then its records are parsed."""
+    lines, quoted = 0, False
+    with part.open("rb") as chunks:
+        while chunk := chunks.read(_COPY_BUFFER):
+            out.write(chunk)
+            lines += chunk.count(b"\n")
+            quoted = quoted or b'"' in chunk
+    if not quoted:
+        return lines
+    csv.field_size_limit(sys.maxsize)
+    with part.open(newline="", encoding="utf-8") as text:
+        return sum(1 for _ in csv.reader(text))
 
 
 def _header_field(name: str) -> str:

@@ -18,10 +18,11 @@ import tempfile
 from pathlib import Path
 
 import nbformat
-import papermill
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from lib.config import PROJECT_ROOT
-from lib.suite.pinned import pin_environment
+from lib.suite.pinned import inject_parameters, is_parameters_cell, pinned_parameters
 
 KERNEL = "ticket-insights"
 VOLATILE_CELL_METADATA = ("papermill", "execution")
@@ -37,6 +38,22 @@ def drop_run_metadata(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def execute_pinned(path: Path, parameters: dict) -> None:
+    """Execute the notebook in place with ``parameters`` injected after its
+    parameters cell, as under nbval; the stored source stays as it was."""
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if is_parameters_cell(c))
+    source = cell.source
+    cell.source = inject_parameters(source, parameters)
+    try:
+        NotebookClient(nb, kernel_name=KERNEL, startup_timeout=180, timeout=1800,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        cell.source = source
+        nbformat.write(nb, path)
+        drop_run_metadata(path)
+
+
 def main(selected: list[str]) -> int:
     notebooks = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if selected:
@@ -45,7 +62,7 @@ def main(selected: list[str]) -> int:
     server = None
     failed = []
     try:
-        pin_environment(scratch)
+        parameters = pinned_parameters(scratch)
         if not os.environ.get("SPARK_REMOTE"):
             from lib.suite.connect_server import start_server
 
@@ -55,14 +72,10 @@ def main(selected: list[str]) -> int:
         for notebook in notebooks:
             print(f"executing {notebook.name}", flush=True)
             try:
-                papermill.execute_notebook(
-                    str(notebook), str(notebook), kernel_name=KERNEL,
-                    cwd=str(PROJECT_ROOT), progress_bar=False, start_timeout=180,
-                )
-            except papermill.PapermillExecutionError as error:
+                execute_pinned(notebook, parameters)
+            except CellExecutionError as error:
                 failed.append(notebook.name)
                 print(f"FAILED {notebook.name}: {error.ename}: {error.evalue}", flush=True)
-            drop_run_metadata(notebook)
     finally:
         if server is not None:
             server.stop()

@@ -47,12 +47,12 @@ def _alter_one_number(text: str) -> tuple[str, str, str]:
     return text[:match.start()] + new + text[match.end():], old, new
 
 
-def test_nbval_fails_when_a_stored_result_changes(tmp_path, spark_remote, monkeypatch):
+def test_nbval_fails_when_a_stored_result_changes(tmp_path, spark_remote, pinned, monkeypatch):
     monkeypatch.setenv("SPARK_REMOTE", spark_remote)
-    monkeypatch.setenv("TICKET_INSIGHTS_OUTPUT_DIR", str(tmp_path / "output"))
     untouched = tmp_path / "untouched.ipynb"
     papermill.execute_notebook(str(NOTEBOOK), str(untouched), kernel_name="ticket-insights",
-                               cwd=str(PROJECT_ROOT), progress_bar=False, start_timeout=180)
+                               cwd=str(PROJECT_ROOT), progress_bar=False, start_timeout=180,
+                               parameters={**pinned, "output_dir": str(tmp_path / "output")})
     nb = nbformat.read(untouched, as_version=4)
     found = _checked_output_with_number(nb)
     assert found, f"{NOTEBOOK.name} has no checked cell that prints a number"
@@ -66,7 +66,7 @@ def test_nbval_fails_when_a_stored_result_changes(tmp_path, spark_remote, monkey
     report = tmp_path / "junit.xml"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-c", str(tmp_path / "pytest.ini"), "--rootdir",
-         str(tmp_path), "-p", "no:cacheprovider", "-p", "no:randomly", "--nbval-lax",
+         str(tmp_path), "-p", "no:cacheprovider", "--nbval-lax",
          "--nbval-current-env", f"--junitxml={report}", "untouched.ipynb", "altered.ipynb"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
     )

@@ -18,7 +18,7 @@ from lib.insights import orders as O
 from lib.staged import load_staged
 from lib.suite.pinned import PARAMETERS, make_pinned_data
 
-SEASON_START_MONTH = int(PARAMETERS["TICKET_INSIGHTS_SEASON_START_MONTH"])
+SEASON_START_MONTH = PARAMETERS["season_start_month"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def staged(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("grain")
     params = make_params(
         make_pinned_data(root / "data"), root / "output",
-        PARAMETERS["TICKET_INSIGHTS_AS_OF_DATE"], SEASON_START_MONTH,
+        PARAMETERS["as_of_date"], SEASON_START_MONTH,
     )
     return load_staged(spark, params)
 

@@ -51,8 +51,7 @@ AS_OF = ["--as-of-date", "2026-11-01"]
 # -- processes ---------------------------------------------------------------------
 
 def _env(remote: str | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k != "SPARK_REMOTE" and not k.startswith("TICKET_INSIGHTS_")}
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
     return {**env, "SPARK_REMOTE": remote} if remote else env
 
 

@@ -25,6 +25,7 @@ import nbformat
 import pytest
 
 from lib.config import PROJECT_ROOT
+from lib.manifest import manifest_path, write_manifest
 from lib.suite.report import build_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -45,6 +46,7 @@ def _png(width: int = 4, height: int = 3) -> bytes:
 
 def _executed(path: Path, title: str, question: str, written: list[str],
               error: tuple[str, str] | None = None) -> None:
+    """An executed notebook and the manifest of what it wrote."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["papermill"] = {
         "parameters": {"data_dir": "/d", "output_dir": "/o", "as_of_date": "2026-11-01",
@@ -62,6 +64,12 @@ def _executed(path: Path, title: str, question: str, written: list[str],
     nb.cells.append(cell)
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
+    out = path.parent.parent
+    outputs = [{"path": name, "kind": "chart"} if name.endswith(".png") else
+               {"path": name, "kind": "csv", "rows": (out / name).read_text().count("\n") - 1}
+               for name in written]
+    write_manifest(manifest_path(out, path.stem), {"notebook": path.stem, "seconds": 12.5,
+                                                   "parameters": {}, "outputs": outputs})
 
 
 def _csv(path: Path, text: str) -> None:
@@ -82,11 +90,12 @@ def output_dir(tmp_path) -> Path:
          "EV-XSS,<script>alert(1)</script>,0.00\n" + rows)
     (out / "charts").mkdir()
     (out / "charts" / "01_events.png").write_bytes(_png())
-    _executed(out / "notebooks" / "01_events.ipynb", "01 · Events <b>&</b> sales",
-              "Which `events` sold **most**?", ["01_events.csv"])
-    _csv(out / "02_stale.csv", "a\nfrom an older run\n")
     (out / "charts" / "02_stale.png").write_bytes(_png())
-    _executed(out / "notebooks" / "02_stale.ipynb", "02 · Broken", "Does it fail?", [],
+    _executed(out / "notebooks" / "01_events.ipynb", "01 · Events <b>&</b> sales",
+              "Which `events` sold **most**?", ["01_events.csv", "charts/01_events.png"])
+    _csv(out / "02_stale.csv", "a\nfrom an older run\n")
+    _executed(out / "notebooks" / "02_stale.ipynb", "02 · Broken", "Does it fail?",
+              ["02_stale.csv", "charts/02_stale.png"],
               error=("ValueError", "boom on purpose"))
     return out
 
@@ -137,7 +146,7 @@ def test_report_shows_each_insight_and_links_only_inside_its_folder(output_dir):
     assert "notebooks/01_events.html" in page.refs
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert" not in text
     assert "(26 rows; first 10)" in text and "EV-08" in text and "EV-09" not in text
-    assert "Home, Away &quot;3&quot;" in text  # RFC 4180 quoting read back
+    assert 'Home, Away "3"' in html.unescape(text)  # RFC 4180 quoting read back
     # data quality: reconciled totals per input, and the rejects linked
     assert "<td>customers</td><td class=\"num\">10</td><td class=\"num\">8</td>" in text
     assert "data/rejects/tickets_rejected.csv" in page.refs
@@ -163,7 +172,7 @@ def test_rebuilding_replaces_the_old_report(output_dir):
     (output_dir / "notebooks" / "02_stale.ipynb").unlink()
     report = build_report(output_dir).parent
     assert not (report / "notebooks" / "02_stale.html").exists()
-    assert not list(output_dir.glob(".report-*"))
+    assert not list(output_dir.glob(".report*"))
 
 
 # -- the browser -------------------------------------------------------------------
@@ -262,13 +271,13 @@ def test_report_loads_in_a_browser_with_every_image_and_link(browser, output_dir
     assert result["badImages"] == [] and result["badLinks"] == []
 
 
-def test_report_of_a_real_run_in_a_browser(browser, spark_remote, tmp_path):
+def test_report_of_a_real_run_in_a_browser(browser, spark_remote, pinned, tmp_path):
     """``python -m lib.run --only 00`` on the pinned data, then its report."""
     out = tmp_path / "output"
     env = {**os.environ, "SPARK_REMOTE": spark_remote}
     run = subprocess.run(
         [sys.executable, "-m", "lib.run", "--only", "00", "--output-dir", str(out),
-         "--data-dir", os.environ["TICKET_INSIGHTS_DATA_DIR"], "--as-of-date", "2026-11-01"],
+         "--data-dir", pinned["data_dir"], "--as-of-date", "2026-11-01"],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stdout + run.stderr

@@ -63,8 +63,8 @@ def _server_pid(stdout: str) -> int:
     (["--only", "99"], "--only: no notebook '99'"),
     (["--jobs", "0"], "--jobs must be a whole number >= 1"),
 ])
-def test_bad_parameters_exit_2_before_spark_starts(tmp_path, args, message):
-    data = os.environ["TICKET_INSIGHTS_DATA_DIR"]
+def test_bad_parameters_exit_2_before_spark_starts(tmp_path, pinned, args, message):
+    data = pinned["data_dir"]
     out = tmp_path / "output"
     all_args = ["--data-dir", data, "--output-dir", str(out), *args]
     done = subprocess.run(_runner(*all_args), cwd=tmp_path, capture_output=True, text=True,
@@ -74,8 +74,8 @@ def test_bad_parameters_exit_2_before_spark_starts(tmp_path, args, message):
     assert "Spark" not in done.stdout and not out.exists()
 
 
-def test_output_inside_data_is_refused(tmp_path):
-    data = Path(os.environ["TICKET_INSIGHTS_DATA_DIR"])
+def test_output_inside_data_is_refused(tmp_path, pinned):
+    data = Path(pinned["data_dir"])
     done = subprocess.run(_runner("--data-dir", str(data), "--output-dir", str(data / "out")),
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "inside data_dir" in done.stderr
@@ -84,7 +84,7 @@ def test_output_inside_data_is_refused(tmp_path):
 # -- a real batch with one broken notebook ------------------------------------------
 
 @pytest.fixture(scope="module")
-def broken_batch(tmp_path_factory):
+def broken_batch(tmp_path_factory, pinned):
     """00, a copy of 00 with a failing cell (01_broken) and a plain copy (02),
     two at a time, relative paths from the caller's folder, own server."""
     base = tmp_path_factory.mktemp("batch")
@@ -96,7 +96,7 @@ def broken_batch(tmp_path_factory):
     setup = next(i for i, c in enumerate(nb.cells) if "nb.setup(" in c.source)
     nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(FAILURE))
     nbformat.write(nb, notebooks / "01_broken.ipynb")
-    data = Path(os.environ["TICKET_INSIGHTS_DATA_DIR"])
+    data = Path(pinned["data_dir"])
     started = time.monotonic()
     done = subprocess.run(
         _runner("--data-dir", str(data), "--output-dir", "out", "--notebooks-dir", "notebooks",
@@ -122,7 +122,7 @@ def test_the_summary_names_the_failing_cell_and_error(broken_batch):
     assert "executed notebook: out/notebooks/01_broken.ipynb" in details
 
 
-def test_every_executed_notebook_is_kept(broken_batch):
+def test_every_executed_notebook_is_kept(broken_batch, pinned):
     _, out, _ = broken_batch
     kept = sorted(p.name for p in (out / "notebooks").glob("*.ipynb"))
     assert kept == ["00_data_quality.ipynb", "01_broken.ipynb", "02_quality_again.ipynb"]
@@ -130,7 +130,7 @@ def test_every_executed_notebook_is_kept(broken_batch):
     errors = [o for c in broken.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors and errors[0].ename == "ValueError"
     params = broken.metadata.papermill.parameters
-    assert params["data_dir"] == os.environ["TICKET_INSIGHTS_DATA_DIR"]
+    assert params["data_dir"] == pinned["data_dir"]
     assert params["output_dir"] == str(out.resolve())  # relative to the caller, made absolute
 
 
@@ -164,7 +164,7 @@ def test_the_server_is_stopped_and_the_report_built(broken_batch):
 
 # -- interruption --------------------------------------------------------------------
 
-def test_ctrl_c_stops_the_notebooks_and_the_server(tmp_path):
+def test_ctrl_c_stops_the_notebooks_and_the_server(tmp_path, pinned):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     nb = nbformat.v4.new_notebook()
@@ -179,7 +179,7 @@ def test_ctrl_c_stops_the_notebooks_and_the_server(tmp_path):
     nbformat.write(nb, notebooks / "00_sleepy.ipynb")
     out = tmp_path / "out"
     runner = subprocess.Popen(
-        _runner("--data-dir", os.environ["TICKET_INSIGHTS_DATA_DIR"], "--output-dir", str(out),
+        _runner("--data-dir", pinned["data_dir"], "--output-dir", str(out),
                 "--notebooks-dir", str(notebooks), "--no-report"),
         cwd=tmp_path, env=_own_server_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True,

@@ -30,7 +30,8 @@ def test_formats_and_quoting(spark, tmp_path):
         ],
         "text string, day date, moment timestamp, money decimal(18,2), flag boolean, n int",
     )
-    path = write_csv(df, tmp_path / "out.csv")
+    path, rows = write_csv(df, tmp_path / "out.csv")
+    assert rows == 5  # the quoted line break is inside one record
     raw = path.read_text(encoding="utf-8")
     assert raw == (
         "text,day,moment,money,flag,n\n"
@@ -46,14 +47,15 @@ def test_formats_and_quoting(spark, tmp_path):
 def test_formula_injection_is_neutralised(spark, tmp_path):
     values = ["=1+1", "+cmd", "-Smith", "@SUM(A1)", "\tTab", "\rCR", "-12.50", "+44 7700 900123", "ok"]
     df = spark.createDataFrame([(v,) for v in values], "v string")
-    got = [row[0] for row in _read(write_csv(df, tmp_path / "x.csv"))[1:]]
+    got = [row[0] for row in _read(write_csv(df, tmp_path / "x.csv").path)[1:]]
     assert got == ["'=1+1", "'+cmd", "'-Smith", "'@SUM(A1)", "'\tTab", "'\rCR",
                    "-12.50", "+44 7700 900123", "ok"]
 
 
 def test_empty_dataframe_gives_header_only(spark, tmp_path):
     df = spark.createDataFrame([], "a string, b int")
-    assert (write_csv(df, tmp_path / "e.csv")).read_text() == "a,b\n"
+    assert write_csv(df, tmp_path / "e.csv") == (tmp_path / "e.csv", 0)
+    assert (tmp_path / "e.csv").read_text() == "a,b\n"
 
 
 def test_rerun_replaces_the_file(spark, tmp_path):
@@ -65,7 +67,8 @@ def test_rerun_replaces_the_file(spark, tmp_path):
 
 def test_row_order_is_kept(spark, tmp_path):
     df = spark.range(0, 5000, numPartitions=4).selectExpr("id", "cast(id % 7 as int) AS k")
-    path = write_csv(df.orderBy("k", "id"), tmp_path / "o.csv")
+    path, rows = write_csv(df.orderBy("k", "id"), tmp_path / "o.csv")
+    assert rows == 5000
     got = [(int(r[1]), int(r[0])) for r in _read(path)[1:]]
     assert got == sorted(got) and len(got) == 5000
 

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lib.config import Params
+from lib.manifest import manifest_path
+from lib.suite.freshness import record_complete_run, recorded_outputs, run_fingerprint
 from lib.suite.progress import Progress, Result
 
 KERNEL = "ticket-insights"
@@ -44,33 +46,20 @@ def error_summary(error: BaseException) -> str:
     return "\n".join(message[:6])
 
 
-def outputs_written(executed: Path, output_dir: Path, since: float) -> list[str]:
-    """Files the notebook reported writing (``nb.write`` prints "wrote X"),
-    then its charts changed since it started."""
-    import nbformat
-
-    from lib.suite.report import files_written
-
-    try:
-        written = files_written(nbformat.read(executed, as_version=4))
-    except (OSError, ValueError):
-        written = []
-    for chart in sorted((output_dir / "charts").glob(f"{executed.name[:3]}*.png")):
-        if chart.stat().st_mtime >= since - 1:
-            written.append(f"charts/{chart.name}")
-    return written
-
-
 def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progress,
                  shown_executed: str = "") -> Result:
     """Execute ``notebook`` into ``executed`` with the run's parameters; never
-    raises for a notebook error (the result says FAILED and why)."""
+    raises for a notebook error (the result says FAILED and why). What it
+    wrote comes from its manifest, which a success marks complete."""
     import papermill
 
     name = notebook.stem
     result = Result(name=name, executed=shown_executed or str(executed))
+    fingerprint = run_fingerprint(notebook, params)  # what it runs with, taken first
+    manifest_path(params.output_dir, name).unlink(missing_ok=True)
     progress.started(name)
-    began_wall, began = time.time(), time.monotonic()
+    began = time.monotonic()
+    _THIS_THREAD.session_name = str(executed)
     _THIS_THREAD.kernel_log = params.output_dir / "logs" / f"{name}.log"
     _THIS_THREAD.kernel_log.parent.mkdir(parents=True, exist_ok=True)
     _THIS_THREAD.kernel_log.write_bytes(b"")
@@ -86,11 +75,12 @@ def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progr
             },
         )
         result.status = "ok"
+        result.outputs = record_complete_run(notebook, params, fingerprint)
     except Exception as error:  # noqa: BLE001 - any failure is reported, never fatal
         result.status = "FAILED"
         result.error = error_summary(error)
+        result.outputs = recorded_outputs(notebook, params)
     result.seconds = time.monotonic() - began
-    result.outputs = outputs_written(executed, params.output_dir, began_wall)
     progress.finished(result)
     return result
 
@@ -138,7 +128,9 @@ def run_batch(groups: list[list[Path]], jobs: int, run_one: Callable[[Path], Res
 # -- kernels: started one at a time, killed on Ctrl-C ------------------------
 
 _KERNEL_START = threading.Lock()
-_THIS_THREAD = threading.local()  # .kernel_log: where the next kernel logs
+# .kernel_log: where the next kernel logs; .session_name: its notebook, which
+# the kernel learns from JPY_SESSION_NAME as under Jupyter Server
+_THIS_THREAD = threading.local()
 _KERNELS: list = []  # kernel managers started by this process
 _KM_CLASS: list = []
 
@@ -161,6 +153,9 @@ def _kernel_manager_class():
     class OneAtATimeKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw):
             log_path = getattr(_THIS_THREAD, "kernel_log", None)
+            session = getattr(_THIS_THREAD, "session_name", None)
+            if session:
+                kw["env"] = {**(kw.get("env") or os.environ), "JPY_SESSION_NAME": session}
             with _KERNEL_START:  # each notebook thread runs its own event loop
                 if log_path is None:
                     await super().start_kernel(**kw)

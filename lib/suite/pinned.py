@@ -1,12 +1,14 @@
 """The fixed dataset and parameters behind the notebooks' committed outputs.
 
 nbval compares a fresh run against those outputs, so both must come from the
-same generator flags and notebook parameters: these.
+same generator flags and notebook parameters: these. The parameters reach a
+notebook the way papermill passes them, as assignments after the parameters
+cell (:func:`inject_parameters`), so nothing in production code knows about
+tests.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +21,8 @@ GENERATOR_FLAGS = {
     "--orders": "10000",
     "--customers": "2000",
 }
-PARAMETERS = {
-    "TICKET_INSIGHTS_AS_OF_DATE": "2026-11-01",
-    "TICKET_INSIGHTS_SEASON_START_MONTH": "8",
-}
+PARAMETERS = {"as_of_date": "2026-11-01", "season_start_month": 8}
+PARAMETERS_TAG = "parameters"
 
 
 def make_pinned_data(out_dir: Path) -> Path:
@@ -34,13 +34,20 @@ def make_pinned_data(out_dir: Path) -> Path:
     return out_dir
 
 
-def pin_environment(scratch: Path) -> dict[str, str]:
-    """Make pinned data under ``scratch`` and export the TICKET_INSIGHTS_*
-    variables that point notebooks at it (see lib/notebook.py)."""
-    pinned = {
-        "TICKET_INSIGHTS_DATA_DIR": str(make_pinned_data(scratch / "data")),
-        "TICKET_INSIGHTS_OUTPUT_DIR": str(scratch / "output"),
-        **PARAMETERS,
-    }
-    os.environ.update(pinned)
-    return pinned
+def pinned_parameters(scratch: Path) -> dict:
+    """Pinned data made under ``scratch``, and every notebook parameter for it."""
+    return {"data_dir": str(make_pinned_data(scratch / "data")),
+            "output_dir": str(scratch / "output"), **PARAMETERS}
+
+
+def inject_parameters(source: str, parameters: dict) -> str:
+    """A parameters cell's source followed by ``parameters`` as papermill
+    would inject them (same translator, so the same Python literals)."""
+    from papermill.translators import translate_parameters
+
+    injected = translate_parameters("python3", "python", parameters, "Parameters injected")
+    return source.rstrip("\n") + "\n\n" + injected
+
+
+def is_parameters_cell(cell) -> bool:
+    return PARAMETERS_TAG in cell.get("metadata", {}).get("tags", [])

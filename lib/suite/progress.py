@@ -18,12 +18,15 @@ from typing import TextIO
 BAR_WIDTH = 24
 
 
+UP_TO_DATE = "up to date"
+
+
 @dataclass
 class Result:
     """How one notebook's run went."""
 
     name: str  # e.g. "03_customer_events"
-    status: str = "pending"  # ok | FAILED | interrupted | pending
+    status: str = "pending"  # ok | up to date | FAILED | interrupted | pending
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
     executed: str = ""  # path of the executed notebook, as shown to the user
@@ -31,7 +34,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status in ("ok", UP_TO_DATE)
 
 
 class Progress:
@@ -61,6 +64,13 @@ class Progress:
             self.failed += not result.ok
             mark = "ok    " if result.ok else f"{result.status:<6}"
             self._line(f"{mark} {result.name} ({result.seconds:.1f} s)")
+            self._draw()
+
+    def skipped(self, result: Result) -> None:
+        """A notebook not run because its outputs are current."""
+        with self._lock:
+            self.done += 1
+            self._line(f"{UP_TO_DATE} {result.name}")
             self._draw()
 
     def tick(self) -> None:

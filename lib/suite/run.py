@@ -29,12 +29,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.config import PROJECT_ROOT, Params, make_params
+from lib.config import DEFAULTS, PROJECT_ROOT, Params, make_params
 from lib.errors import TicketInsightsError
 from lib.input_checks import check_input_files
 from lib.suite.cleanup import output_dir_lock, remove_stale_scratch
+from lib.suite.freshness import recorded_outputs, run_fingerprint, stale_reason
 from lib.suite.kernels import run_batch, run_notebook
-from lib.suite.progress import Progress, Result, summary_table
+from lib.suite.progress import UP_TO_DATE, Progress, Result, summary_table
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 FIRST = "00"  # stages the data; runs alone before the rest
@@ -62,10 +63,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m lib.run", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data-dir", default="data", help="folder with tickets.csv and customer.json")
-    parser.add_argument("--output-dir", default="output", help="folder the outputs go to")
-    parser.add_argument("--as-of-date", default=None, help="yyyy-mm-dd (default: today)")
-    parser.add_argument("--season-start-month", default="8", help="1-12 (default: 8)")
+    parser.add_argument("--data-dir", default=DEFAULTS["data_dir"],
+                        help="folder with tickets.csv and customer.json (default: %(default)s)")
+    parser.add_argument("--output-dir", default=DEFAULTS["output_dir"],
+                        help="folder the outputs go to (default: %(default)s)")
+    parser.add_argument("--as-of-date", default=DEFAULTS["as_of_date"],
+                        help="yyyy-mm-dd (default: today)")
+    parser.add_argument("--season-start-month", default=DEFAULTS["season_start_month"],
+                        help="1-12 (default: %(default)s)")
+    parser.add_argument("--force", action="store_true",
+                        help="run every notebook, also those whose outputs are up to date")
     parser.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 03,05")
     parser.add_argument("--jobs", default=None, help="notebooks at once (default: what suits the machine)")
     parser.add_argument("--no-shared-session", action="store_true",
@@ -119,12 +126,34 @@ def _run_one(notebook: Path, batch: Batch, progress: Progress) -> Result:
                         _shown(executed, batch.shown_from))
 
 
-def _run_batch(batch: Batch, progress: Progress) -> tuple[list[Result], bool]:
-    """00 alone first, then the rest up to ``jobs`` at once (results in notebook
-    order, and whether the run was interrupted)."""
-    first = [nb for nb in batch.notebooks if nb.name.startswith(FIRST + "_")]
-    rest = [nb for nb in batch.notebooks if nb not in first]
-    return run_batch([first, rest], batch.jobs, lambda nb: _run_one(nb, batch, progress), progress)
+def _up_to_date(batch: Batch, force: bool) -> dict[str, Result]:
+    """The notebooks whose outputs are current (:mod:`lib.suite.freshness`)."""
+    if force:
+        return {}
+    current = {}
+    for nb in batch.notebooks:
+        executed = batch.executed_dir / nb.name
+        if stale_reason(nb, executed, batch.params, run_fingerprint(nb, batch.params)) is None:
+            current[nb.stem] = Result(name=nb.stem, status=UP_TO_DATE,
+                                      outputs=recorded_outputs(nb, batch.params),
+                                      executed=_shown(executed, batch.shown_from))
+    return current
+
+
+def _run_batch(batch: Batch, progress: Progress,
+               current: dict[str, Result]) -> tuple[list[Result], bool]:
+    """00 alone first, then the rest up to ``jobs`` at once; notebooks already
+    up to date are reported, not run. Returns the results in notebook order
+    and whether the run was interrupted."""
+    for result in current.values():
+        progress.skipped(result)
+    to_run = [nb for nb in batch.notebooks if nb.stem not in current]
+    first = [nb for nb in to_run if nb.name.startswith(FIRST + "_")]
+    rest = [nb for nb in to_run if nb not in first]
+    results, interrupted = run_batch([first, rest], batch.jobs,
+                                     lambda nb: _run_one(nb, batch, progress), progress)
+    ran = {r.name: r for r in results}
+    return [current.get(nb.stem) or ran[nb.stem] for nb in batch.notebooks], interrupted
 
 
 # -- Spark for the batch ---------------------------------------------------------
@@ -206,8 +235,6 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
     params, jobs = batch.params, batch.jobs
     remove_stale_scratch(params)
     os.chdir(PROJECT_ROOT)  # kernels start here; every path above is absolute
-    for key in [k for k in os.environ if k.startswith("TICKET_INSIGHTS_")]:
-        del os.environ[key]  # nbval's pinning must not override what we pass
     batch.executed_dir.mkdir(parents=True, exist_ok=True)
     print(f"Ticket insights: {len(batch.notebooks)} notebook(s); data "
           f"{_shown(params.data_dir, user_cwd)} -> {_shown(params.output_dir, user_cwd)}; "
@@ -218,10 +245,14 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
     began = time.monotonic()
     server = None
     try:
-        spark_mode, server = _prepare_spark(not args.no_shared_session, params, user_cwd)
-        print(f"Spark: {spark_mode}; {jobs} notebook(s) at once", flush=True)
+        current = _up_to_date(batch, args.force)
+        if len(current) < len(batch.notebooks):
+            spark_mode, server = _prepare_spark(not args.no_shared_session, params, user_cwd)
+            print(f"Spark: {spark_mode}; {jobs} notebook(s) at once", flush=True)
+        else:
+            spark_mode = "none needed: every notebook is up to date (--force re-runs them)"
         progress = Progress(len(batch.notebooks))
-        results, interrupted = _run_batch(batch, progress)
+        results, interrupted = _run_batch(batch, progress, current)
         progress.close()
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)

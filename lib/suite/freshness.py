@@ -1,0 +1,88 @@
+"""Whether a notebook's outputs are up to date, so a rerun can skip it.
+
+A notebook's run is identified by a fingerprint of what decides its results:
+the two input files (path, size, modification time), the notebook file, and
+the pipeline's code (``lib`` without the harness in ``lib/suite``). The
+runner stores that fingerprint in the notebook's manifest once the notebook
+succeeded. A later run skips the notebook only when all of these hold, and
+re-runs it otherwise (a stale result is worse than a slow one):
+
+* the manifest has the same fingerprint;
+* every run parameter the notebook read (the manifest lists them) is unchanged;
+* every file and table it wrote is still there, unchanged (size and
+  modification time), and so is its executed copy.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+from lib.config import PROJECT_ROOT, Params
+from lib.manifest import file_state, manifest_path, read_manifest, write_manifest
+
+LIB = PROJECT_ROOT / "lib"
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """The pipeline's source: every ``lib`` file a notebook's results can depend on."""
+    digest = hashlib.sha256()
+    for path in sorted(LIB.rglob("*")):
+        if path.is_file() and "suite" not in path.relative_to(LIB).parts \
+                and path.suffix in (".py", ".properties"):
+            digest.update(path.relative_to(LIB).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def run_fingerprint(notebook: Path, params: Params) -> str:
+    digest = hashlib.sha256(code_digest().encode())
+    for path in (params.tickets_path, params.customers_path):
+        info = path.stat()
+        digest.update(f"{path}|{info.st_size}|{info.st_mtime_ns}\n".encode())
+    digest.update(notebook.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _current(params: Params, name: str):
+    value = getattr(params, name)
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def stale_reason(notebook: Path, executed: Path, params: Params,
+                 fingerprint: str) -> str | None:
+    """Why ``notebook`` must run again, or None when its outputs are current."""
+    manifest = read_manifest(manifest_path(params.output_dir, notebook.stem))
+    if manifest is None or "fingerprint" not in manifest:
+        return "no record of a complete run"
+    if manifest["fingerprint"] != fingerprint:
+        return "inputs, notebook or code changed"
+    for name, value in manifest.get("parameters", {}).items():
+        if _current(params, name) != value:
+            return f"{name} changed"
+    if not executed.is_file():
+        return "executed copy missing"
+    for output in manifest.get("outputs", []):
+        path = params.output_dir / output["path"]
+        state = {"bytes": output.get("bytes"), "mtime_ns": output.get("mtime_ns")}
+        if not path.exists() or file_state(path) != state:
+            return f"{output['path']} missing or changed"
+    return None
+
+
+def record_complete_run(notebook: Path, params: Params, fingerprint: str) -> list[str]:
+    """Mark the manifest of a notebook that succeeded with the fingerprint it
+    ran with; returns the outputs it lists (relative paths)."""
+    path = manifest_path(params.output_dir, notebook.stem)
+    manifest = read_manifest(path)
+    if manifest is None:  # the notebook wrote nothing through lib.notebook
+        return []
+    manifest["fingerprint"] = fingerprint
+    write_manifest(path, manifest)
+    return [output["path"] for output in manifest.get("outputs", [])]
+
+
+def recorded_outputs(notebook: Path, params: Params) -> list[str]:
+    manifest = read_manifest(manifest_path(params.output_dir, notebook.stem)) or {}
+    return [output["path"] for output in manifest.get("outputs", [])]
