@@ -1,0 +1,95 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python (ticket-insights)
+#     language: python
+#     name: ticket-insights
+# ---
+
+# %% [markdown]
+# # 04 · Customers who attend more than one event
+#
+# **Question.** Which of our customers have bought for more than one event?
+#
+# **How.** `lib.insights.customers.customers_multi_event` counts each customer's
+# distinct events in the clean orders and flags `MultiEvent` when that count is
+# more than one.
+#
+# **Choices.**
+# - **Every** clean customer is listed, also those who never ordered: their
+#   `event_count` is 0 and `MultiEvent` is `false` (not empty).
+# - An event is (event name, event date): several orders for the same event are one
+#   event, so a customer with three orders for one match is not multi-event.
+# - Rows by `customer_id`.
+#
+# **Output.** `04_customers_multi_event.csv`; chart `charts/04_customers_multi_event.png`.
+
+# %% tags=["parameters"]
+data_dir = "data"  # folder holding tickets.csv and customer.json
+output_dir = "output"  # folder the CSV outputs are written to
+as_of_date = None  # ISO yyyy-mm-dd string, or None for today; decides the current season only
+season_start_month = 8  # month (1-12) on whose 1st a season starts, 8 for August
+
+# %%
+from lib import notebook as nb
+
+# Validates the parameters before Spark starts, then gets Spark and the staged clean data.
+ctx = nb.setup(data_dir, output_dir, as_of_date, season_start_month)
+
+# %%
+from lib.insights import customers
+
+result = customers.customers_multi_event(ctx.staged.tickets, ctx.staged.customers)
+
+# %% [markdown]
+# ## Result
+# Row count and the first customers, as they will be written.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+nb.preview(result)
+
+# %% [markdown]
+# ## Multi-event customers
+# How many customers are multi-event, single-event or never ordered.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+summary = (
+    result.groupBy("MultiEvent", (result["event_count"] == 0).alias("never_ordered"))
+    .count()
+    .orderBy("MultiEvent", "never_ordered")
+)
+print(summary.toPandas().to_string(index=False))
+
+# %% [markdown]
+# ## Distribution of events per customer
+# All customers, those who never ordered at 0.
+
+# %%
+import matplotlib.pyplot as plt
+
+distribution = (
+    result.groupBy("event_count", "MultiEvent").count().orderBy("event_count").toPandas()
+)
+colours = distribution["MultiEvent"].map({True: "#4f81bd", False: "#9bbb59"})
+fig, ax = plt.subplots(figsize=(9, 3.8))
+ax.bar(distribution["event_count"], distribution["count"], color=colours)
+ax.set_title("Customers by distinct events (blue: MultiEvent)")
+ax.set_xlabel("distinct events")
+ax.set_ylabel("customers")
+fig.tight_layout()
+nb.save_chart(fig, ctx, "04_customers_multi_event")
+
+# %% [markdown]
+# ## Write the output
+# One CSV file in the contract's format ([§5.1](../docs/contract.md#51-csv-format)) through the shared writer (atomic; text made formula-safe).
+
+# %%
+nb.write(result, ctx, "04_customers_multi_event.csv")
