@@ -17,6 +17,7 @@ docs/contract.md):
 * ``tables``       - the Spark SQL tables of 08 and 09, parquet under the output folder
 * ``fileio``       - atomic files and folders, file locks
 * ``notebook``     - what every notebook does around its one transform
+* ``manifest``     - what each notebook read and wrote, for the suite to read
 * ``query``        - ``python -m lib.query``: SQL on those tables from a shell
 
 The harness that runs the notebooks is ``lib.suite`` (``lib.run`` and
