@@ -4,7 +4,7 @@ Notebook 00 runs first, alone (it stages the cleaned inputs every other
 notebook reads), then 01-11 run up to ``--jobs`` at once, each through
 papermill, each saved executed under ``<output>/notebooks/``. One warm Spark
 serves the batch: a local Spark Connect server started here and stopped at the
-end, also on failure and Ctrl-C (``lib.connect_server``). If ``SPARK_REMOTE``
+end, also on failure and Ctrl-C (``lib.suite.connect_server``). If ``SPARK_REMOTE``
 already names an endpoint (a cluster) it is used and nothing is started;
 ``--no-shared-session`` gives every notebook its own local session instead.
 
