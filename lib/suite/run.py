@@ -34,6 +34,7 @@ from lib.errors import TicketInsightsError
 from lib.input_checks import check_input_files
 from lib.suite.cleanup import output_dir_lock, remove_stale_scratch
 from lib.suite.freshness import recorded_outputs, run_fingerprint, stale_reason
+from lib.suite.kernel_pool import KernelPool, kill_kernels
 from lib.suite.kernels import run_batch, run_notebook
 from lib.suite.progress import UP_TO_DATE, Progress, Result, summary_table
 
@@ -120,9 +121,9 @@ def _shown(path: Path, base: Path) -> str:
 
 # -- the batch -----------------------------------------------------------------
 
-def _run_one(notebook: Path, batch: Batch, progress: Progress) -> Result:
+def _run_one(notebook: Path, batch: Batch, progress: Progress, kernels: KernelPool) -> Result:
     executed = batch.executed_dir / notebook.name
-    return run_notebook(notebook, executed, batch.params, progress,
+    return run_notebook(notebook, executed, batch.params, progress, kernels,
                         _shown(executed, batch.shown_from))
 
 
@@ -140,8 +141,8 @@ def _up_to_date(batch: Batch, force: bool) -> dict[str, Result]:
     return current
 
 
-def _run_batch(batch: Batch, progress: Progress,
-               current: dict[str, Result]) -> tuple[list[Result], bool]:
+def _run_batch(batch: Batch, progress: Progress, current: dict[str, Result],
+               kernels: KernelPool | None) -> tuple[list[Result], bool]:
     """00 alone first, then the rest up to ``jobs`` at once; notebooks already
     up to date are reported, not run. Returns the results in notebook order
     and whether the run was interrupted."""
@@ -151,7 +152,7 @@ def _run_batch(batch: Batch, progress: Progress,
     first = [nb for nb in to_run if nb.name.startswith(FIRST + "_")]
     rest = [nb for nb in to_run if nb not in first]
     results, interrupted = run_batch([first, rest], batch.jobs,
-                                     lambda nb: _run_one(nb, batch, progress), progress)
+                                     lambda nb: _run_one(nb, batch, progress, kernels), progress)
     ran = {r.name: r for r in results}
     return [current.get(nb.stem) or ran[nb.stem] for nb in batch.notebooks], interrupted
 
@@ -243,16 +244,19 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):  # clean up as for Ctrl-C
         signal.signal(sig, _raise_interrupt)
     began = time.monotonic()
-    server = None
+    server = kernels = None
     try:
         current = _up_to_date(batch, args.force)
-        if len(current) < len(batch.notebooks):
+        to_run = len(batch.notebooks) - len(current)
+        if to_run:  # kernels start and warm up while the Spark server starts
+            kernels = KernelPool(params.output_dir / "logs", total=to_run, ahead=jobs).start()
             spark_mode, server = _prepare_spark(not args.no_shared_session, params, user_cwd)
+            kernels.use_remote(os.environ.get("SPARK_REMOTE"))
             print(f"Spark: {spark_mode}; {jobs} notebook(s) at once", flush=True)
         else:
             spark_mode = "none needed: every notebook is up to date (--force re-runs them)"
         progress = Progress(len(batch.notebooks))
-        results, interrupted = _run_batch(batch, progress, current)
+        results, interrupted = _run_batch(batch, progress, current, kernels)
         progress.close()
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
@@ -261,6 +265,9 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         print(f"\nerror: {error}", file=sys.stderr)
         return 1
     finally:
+        if kernels is not None:
+            kernels.close()
+            kill_kernels()  # any still starting
         if server is not None:
             server.stop()
             os.environ.pop("SPARK_REMOTE", None)

@@ -1,0 +1,158 @@
+"""Jupyter kernels started and warmed up before a notebook needs one.
+
+A fresh kernel costs a few seconds before a notebook's first cell can run:
+the process starts, then ``pyspark``, ``pandas``, ``matplotlib`` and ``lib``
+are imported, then a Spark session is made. The pool does that ahead, in the
+background, while the Spark server starts and while notebook 00 runs, so each
+notebook starts on a kernel that is ready.
+
+Each kernel still runs exactly one notebook and is then shut down: notebooks
+never share a kernel's state. Kernels start one at a time (kernels started at
+the same moment can race for the same free ports, a known jupyter-client
+problem); all kernel management runs on the pool's own event loop thread.
+A kernel's stdout/stderr (and a local JVM's) goes to a log file that is
+renamed ``<output>/logs/NN_name.log`` when a notebook takes the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import signal
+import threading
+import time
+from pathlib import Path
+
+KERNEL = "ticket-insights"
+START_TIMEOUT = 180  # s; kernels start while a JVM may be busy on both cores
+WARM_UP = "import lib.notebook, lib.session, matplotlib.pyplot, pandas, pyspark.sql.connect.session"
+CONNECT = "import os\nos.environ['SPARK_REMOTE'] = {url!r}\nlib.session.get_spark()"
+
+_STARTED: list = []  # every kernel manager started by this process
+
+
+class KernelError(RuntimeError):
+    """A kernel did not start or could not be warmed up."""
+
+
+class KernelPool:
+    """Up to ``ahead`` warm kernels waiting, ``total`` started in all."""
+
+    def __init__(self, log_dir: Path, total: int, ahead: int):
+        self.log_dir = log_dir
+        self.total = total
+        self._ready: queue.Queue = queue.Queue()
+        self._room = threading.Semaphore(max(1, ahead))
+        self._remote: str | None = None
+        self._closed = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="kernel-pool",
+                                        daemon=True)
+
+    def start(self) -> KernelPool:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._fill(), self._loop)
+        return self
+
+    def use_remote(self, url: str | None) -> None:
+        """Spark Connect endpoint for the kernels (warm-ups from now on connect)."""
+        self._remote = url
+
+    def take(self, session_name: str, log_path: Path):
+        """A warm kernel (its manager) for the notebook whose executed copy is
+        ``session_name``; raises :class:`KernelError` if it could not start."""
+        item = self._ready.get(timeout=START_TIMEOUT * 2)
+        self._room.release()
+        if isinstance(item, BaseException):
+            raise item
+        km, connected = item
+        os.replace(km.log_path, log_path)  # the open log is now the notebook's
+        code = f"import os\nos.environ['JPY_SESSION_NAME'] = {session_name!r}"
+        if self._remote and not connected:
+            code += "\n" + CONNECT.format(url=self._remote)
+        self._call(_execute(km, code))
+        return km
+
+    def release(self, km) -> None:
+        """Shut down a kernel that ran its notebook."""
+        self._call(km.shutdown_kernel(now=True))
+
+    def close(self) -> None:
+        """Stop starting kernels and shut down those never taken."""
+        self._closed.set()
+        self._room.release()
+        while True:
+            try:
+                item = self._ready.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(item, BaseException):
+                self._call(item[0].shutdown_kernel(now=True))
+                item[0].log_path.unlink(missing_ok=True)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def _call(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(START_TIMEOUT)
+
+    async def _fill(self) -> None:
+        for number in range(self.total):
+            await self._loop.run_in_executor(None, self._room.acquire)
+            if self._closed.is_set():
+                return
+            try:
+                self._ready.put(await self._start(number))
+            except Exception as error:  # noqa: BLE001 - the notebook that takes it reports it
+                self._ready.put(KernelError(f"kernel did not start: {error}"))
+
+    async def _start(self, number: int):
+        from jupyter_client.manager import AsyncKernelManager
+
+        km = AsyncKernelManager(kernel_name=KERNEL)
+        km.log_path = self.log_dir / f".kernel-{os.getpid()}-{number}.log"
+        with open(km.log_path, "ab") as log:
+            await km.start_kernel(stdout=log, stderr=log)
+        _STARTED.append(km)
+        remote = self._remote
+        await _execute(km, WARM_UP + ("\n" + CONNECT.format(url=remote) if remote else ""))
+        return km, remote is not None
+
+
+async def _execute(km, code: str) -> None:
+    """Run ``code`` in the kernel, outside its history (execution counts of the
+    notebook start at 1 as usual)."""
+    client = km.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=START_TIMEOUT)
+        reply = await client.execute_interactive(code, store_history=False, silent=False,
+                                                 timeout=START_TIMEOUT, output_hook=lambda _: None)
+        if reply["content"]["status"] != "ok":
+            content = reply["content"]
+            raise KernelError(f"{content.get('ename')}: {content.get('evalue')}")
+    finally:
+        client.stop_channels()
+
+
+def _live_kernel_groups() -> list[int]:
+    groups = []
+    for km in list(_STARTED):
+        provisioner = getattr(km, "provisioner", None)
+        process = getattr(provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            groups.append(getattr(provisioner, "pgid", None) or process.pid)
+    return groups
+
+
+def kill_kernels() -> None:
+    """Stop every kernel still running (and the local JVMs they started)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        groups = _live_kernel_groups()
+        for group in groups:
+            try:
+                os.killpg(group, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if groups and sig == signal.SIGTERM:
+            time.sleep(3)
