@@ -12,6 +12,7 @@ AS_OF_DATE ?=
 SEASON_START_MONTH ?=
 ONLY ?=
 JOBS ?=
+FORCE ?=
 ORDERS ?= 10000
 CUSTOMERS ?= 2000
 
@@ -21,6 +22,7 @@ RUN_ARGS += $(if $(AS_OF_DATE),--as-of-date "$(AS_OF_DATE)")
 RUN_ARGS += $(if $(SEASON_START_MONTH),--season-start-month "$(SEASON_START_MONTH)")
 RUN_ARGS += $(if $(ONLY),--only "$(ONLY)")
 RUN_ARGS += $(if $(JOBS),--jobs "$(JOBS)")
+RUN_ARGS += $(if $(FORCE),--force)
 
 # The lock: every package pinned, from pyproject.toml's dependencies and dev extra.
 # pip-compile keeps the pins already in requirements.txt; to move one, e.g.
@@ -31,6 +33,7 @@ LOCK_COMMAND := pip-compile --extra=dev --no-emit-find-links --no-emit-index-url
 
 help:
 	@echo "make run    - set up, make sample data if data/ has none, run every notebook"
+	@echo "              whose outputs are not up to date (FORCE=1 runs them all)"
 	@echo "make test   - set up, lint, run unit tests and nbval regression tests"
 	@echo "make data   - (re)generate sample data (ORDERS=, CUSTOMERS=)"
 	@echo "make lab    - open JupyterLab with the project's kernel"

@@ -12,8 +12,15 @@ executed notebooks), peak resident memory of the Spark JVM and of all Python
 processes (sampled every 0.2 s over the runner's process tree), and input rows
 per second. At the default scale the same suite also runs with
 ``--no-shared-session``, in the same benchmark run, and the ratio is reported.
-Writes ``output/bench/results.csv`` and ``output/bench/suite_scaling.png``.
-Only measures; nothing here asserts a time.
+At the default scale it also reruns the shared suite on the same folder, with
+nothing changed, to time the up-to-date check (no notebook should run).
+
+Writes ``output/bench/results.csv``: one row per run (``notebook`` = ``suite``)
+and one per notebook, with where its time went: waiting for a kernel and
+papermill's start (``kernel_s``), the setup cell (imports, Spark session,
+staged data), the transform and its preview, the chart, and the writes (CSV
+and tables). Also ``output/bench/suite_scaling.png``. Only measures; nothing
+here asserts a time.
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ RESULTS = ROOT / "output" / "bench"
 REFERENCE_DATE = "2026-11-01"
 CUSTOMERS = {10_000: 2_000, 1_000_000: 100_000, 10_000_000: 500_000}
 NOTEBOOKS = [f"{n:02d}" for n in range(12)]
-FIELDS = ["orders", "mode", "wall_seconds", "rows_per_second", "jvm_peak_mb",
-          "python_peak_mb", "exit_code", *[f"nb{n}_seconds" for n in NOTEBOOKS]]
+FIELDS = ["orders", "mode", "notebook", "wall_seconds", "kernel_s", "setup_s", "compute_preview_s",
+          "chart_s", "write_s", "rows_per_second", "jvm_peak_mb", "python_peak_mb", "exit_code"]
+PHASES = (("setup_s", "nb.setup("), ("chart_s", "nb.save_chart("), ("write_s", "nb.write("),
+          ("write_s", "nb.save_table("))
 
 
 def dataset(orders: int) -> Path:
@@ -78,23 +87,43 @@ class PeakMemory(threading.Thread):
             self.jvm, self.python = max(self.jvm, jvm), max(self.python, python)
 
 
-def notebook_seconds(output: Path) -> dict[str, float]:
-    seconds = {}
+def _phase(source: str) -> str:
+    return next((name for name, call in PHASES if call in source), "compute_preview_s")
+
+
+def notebook_phases(output: Path, base: dict) -> list[dict]:
+    """Per notebook: its wall time split by what its cells do."""
+    rows = []
     for executed in sorted((output / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        meta = json.loads(executed.read_text()).get("metadata", {}).get("papermill", {})
-        if meta.get("duration") is not None:
-            seconds[f"nb{executed.name[:2]}_seconds"] = round(meta["duration"], 1)
-    return seconds
+        nb = json.loads(executed.read_text())
+        total = nb.get("metadata", {}).get("papermill", {}).get("duration")
+        if total is None:
+            continue
+        row = {**base, "notebook": executed.stem, "wall_seconds": round(total, 2),
+               "setup_s": 0.0, "compute_preview_s": 0.0, "chart_s": 0.0, "write_s": 0.0}
+        for cell in nb["cells"]:
+            seconds = cell.get("metadata", {}).get("papermill", {}).get("duration") or 0.0
+            if cell["cell_type"] == "code":
+                source = "".join(cell["source"])
+                row[_phase(source)] = round(row[_phase(source)] + seconds, 2)
+        cells = sum(row[k] for k in ("setup_s", "compute_preview_s", "chart_s", "write_s"))
+        row["kernel_s"] = round(max(0.0, total - cells), 2)
+        rows.append(row)
+    return rows
 
 
-def run_suite(orders: int, shared: bool) -> dict:
+def run_suite(orders: int, shared: bool, rerun: bool = False) -> list[dict]:
+    """One suite run into a fresh folder (``rerun``: again into the last one,
+    nothing changed); returns the suite row, then one row per notebook run."""
     output = CACHE / "out" / f"{orders}-{'shared' if shared else 'own'}"
-    shutil.rmtree(output, ignore_errors=True)
+    if not rerun:
+        shutil.rmtree(output, ignore_errors=True)
     command = [sys.executable, "-m", "lib.run", "--data-dir", str(dataset(orders)),
                "--output-dir", str(output), "--as-of-date", REFERENCE_DATE]
     if not shared:
         command.append("--no-shared-session")
-    log = (CACHE / f"run-{orders}-{'shared' if shared else 'own'}.log").open("w")
+    mode = ("shared" if shared else "no-shared-session") + (" unchanged rerun" if rerun else "")
+    log = (CACHE / f"run-{orders}-{mode.replace(' ', '-')}.log").open("w")
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     memory = PeakMemory(process.pid)
@@ -103,12 +132,13 @@ def run_suite(orders: int, shared: bool) -> dict:
     wall = time.perf_counter() - started
     memory.stopped.set()
     memory.join()
-    return {
-        "orders": orders, "mode": "shared" if shared else "no-shared-session",
+    suite = {
+        "orders": orders, "mode": mode, "notebook": "suite",
         "wall_seconds": round(wall, 1), "rows_per_second": round(orders / wall),
         "jvm_peak_mb": round(memory.jvm / 2**20), "python_peak_mb": round(memory.python / 2**20),
-        "exit_code": exit_code, **notebook_seconds(output),
+        "exit_code": exit_code,
     }
+    return [suite, *([] if rerun else notebook_phases(output, {"orders": orders, "mode": mode}))]
 
 
 def chart(rows: list[dict]) -> Path:
@@ -117,7 +147,8 @@ def chart(rows: list[dict]) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shared = sorted((r for r in rows if r["mode"] == "shared"), key=lambda r: r["orders"])
+    shared = sorted((r for r in rows if r["mode"] == "shared" and r["notebook"] == "suite"),
+                    key=lambda r: r["orders"])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     xs, ys = [r["orders"] for r in shared], [r["wall_seconds"] for r in shared]
     ax.loglog(xs, ys, "o-", label="whole suite (shared Spark)")
@@ -144,22 +175,29 @@ def main() -> int:
     rows = []
     for orders in [int(s) for s in args.scales.split(",")]:
         dataset(orders)
-        modes = [True] if orders != 10_000 or args.skip_no_shared else [True, False]
-        for shared in modes:
+        small = orders == min(int(s) for s in args.scales.split(","))
+        runs = [(True, False), *([(True, True)] if small else []),
+                *([(False, False)] if small and not args.skip_no_shared else [])]
+        for shared, rerun in runs:
             for _ in range(args.repeat):
-                row = run_suite(orders, shared)
-                rows.append(row)
-                print(json.dumps({k: row[k] for k in FIELDS[:7]}), flush=True)
+                ran = run_suite(orders, shared, rerun)
+                rows.extend(ran)
+                print(json.dumps({k: ran[0][k] for k in ("orders", "mode", "wall_seconds",
+                                                         "jvm_peak_mb", "exit_code")}), flush=True)
+                for row in ran[1:]:
+                    print("   " + "  ".join(f"{k}={row[k]}" for k in FIELDS[2:9]), flush=True)
     with (RESULTS / "results.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS, restval="")
         writer.writeheader()
         writer.writerows(rows)
-    small = [r for r in rows if r["orders"] == 10_000]
-    best = {m: min(r["wall_seconds"] for r in small if r["mode"] == m)
-            for m in {r["mode"] for r in small}}
-    if len(best) == 2:
-        print(f"10k: shared {best['shared']} s, own sessions {best['no-shared-session']} s, "
-              f"ratio {best['no-shared-session'] / best['shared']:.1f}x")
+    smallest = min(r["orders"] for r in rows)
+    suites = [r for r in rows if r["orders"] == smallest and r["notebook"] == "suite"]
+    best = {m: min(r["wall_seconds"] for r in suites if r["mode"] == m)
+            for m in {r["mode"] for r in suites}}
+    summary = [f"{m} {s} s" for m, s in sorted(best.items())]
+    if "shared" in best and "no-shared-session" in best:
+        summary.append(f"ratio {best['no-shared-session'] / best['shared']:.1f}x")
+    print(f"{smallest:,} orders: " + ", ".join(summary))
     print(f"wrote {RESULTS / 'results.csv'} and {chart(rows)}")
     return 0
 
