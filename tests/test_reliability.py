@@ -19,10 +19,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import processes
 import pytest
+from suite_runner import Runner, runner_command, suite_env
 
 from lib.config import make_params
 from lib.suite.pinned import make_pinned_data
@@ -50,131 +51,13 @@ AS_OF = ["--as-of-date", "2026-11-01"]
 
 # -- processes ---------------------------------------------------------------------
 
-def _env(remote: str | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
-    return {**env, "SPARK_REMOTE": remote} if remote else env
-
-
-class Runner:
-    """``python -m lib.run`` in its own process group, output to a file."""
-
-    def __init__(self, cwd: Path, log: Path, *args: str, env: dict):
-        self.log = log
-        with log.open("w") as handle:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "lib.run", *args], cwd=cwd, env=env,
-                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-
-    @property
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait(self, timeout: float = 600) -> int:
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            pytest.fail(f"the runner did not finish in {timeout} s:\n{self.output}")
-
-    def wait_for(self, condition, what: str, timeout: float = 300):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = condition()
-            if found:
-                return found
-            if self.proc.poll() is not None:
-                pytest.fail(f"the runner ended before {what}:\n{self.output}")
-            time.sleep(0.02)
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        pytest.fail(f"timed out waiting for {what}:\n{self.output}")
-
-
-def _parents() -> dict[int, int]:
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] not in ("Z", "X"):
-            parents[int(stat.parent.name)] = int(fields[1])
-    return parents
-
-
-def _tree(root: int) -> set[int]:
-    """``root`` and every live process descended from it."""
-    parents = _parents()
-    found, grew = {root} & set(parents), True
-    while grew:
-        more = {pid for pid, parent in parents.items() if parent in found} - found
-        found |= more
-        grew = bool(more)
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    return pids & set(_parents())
-
-
-def _wait_gone(pids: set[int], timeout: float = 30) -> set[int]:
-    deadline = time.monotonic() + timeout
-    while _alive(pids) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return _alive(pids)
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _fd_targets(pid: int) -> set[str]:
-    targets = set()
-    try:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                targets.add(os.readlink(fd))
-            except OSError:
-                pass
-    except OSError:
-        pass
-    return targets
-
-
 def _kernel_of(runner: Runner, out: Path, notebook: str) -> int | None:
     """The kernel running ``notebook``: it writes to <out>/logs/<notebook>.log."""
     log = str(out / "logs" / f"{notebook}.log")
-    for pid in _tree(runner.proc.pid):
-        if "ipykernel" in _cmdline(pid) and log in _fd_targets(pid):
+    for pid in processes.tree(runner.proc.pid):
+        if "ipykernel" in processes.cmdline(pid) and log in processes.open_files(pid):
             return pid
     return None
-
-
-def _address(hex_address: str) -> ipaddress._BaseAddress:
-    raw = bytes.fromhex(hex_address)
-    if len(raw) == 4:
-        return ipaddress.IPv4Address(raw[::-1])
-    return ipaddress.IPv6Address(b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
-
-
-def _listening(pids: set[int]) -> list[tuple[int, str, int]]:
-    """(pid, local address, port) of every listening TCP socket of ``pids``."""
-    owner = {}
-    for pid in pids:
-        for target in _fd_targets(pid):
-            if target.startswith("socket:["):
-                owner[target[8:-1]] = pid
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in owner:  # 0A = LISTEN
-                host, port = fields[1].split(":")
-                found.append((owner[fields[9]], str(_address(host)), int(port, 16)))
-    return found
 
 
 def _loopback(address: str) -> bool:
@@ -186,21 +69,6 @@ def _loopback(address: str) -> bool:
 def _server_port(output: str) -> int | None:
     match = re.search(r"ready in [0-9.]+ s \(127\.0\.0\.1:(\d+), pid \d+\)", output)
     return int(match.group(1)) if match else None
-
-
-def _port_owner(port: int | None) -> int | None:
-    """The process listening on ``port`` now, if any (another program may
-    have been given the same port since: compare with the run's processes)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
-                inodes.add(f"socket:[{fields[9]}]")
-    for pid in _parents() if inodes else ():
-        if inodes & _fd_targets(pid):
-            return pid
-    return None
 
 
 # -- outputs -------------------------------------------------------------------------
@@ -274,26 +142,26 @@ def crashes(tmp_path_factory, inputs, spark_remote):
 
     def run(label, *extra, env=None):
         return Runner(base, base / f"{label}.log", "--output-dir", str(out), *AS_OF, *args,
-                      *extra, env=env or _env())
+                      *extra, env=env or suite_env())
 
     # 1. the suite, SIGTERM to the runner (as `kill PID` or `docker stop` send it)
     term = run("sigterm")
     facts["building"] = term.wait_for(
         _new_scratch(out, ("_staging/.*.tmp/customers",), set()), "staging the data")
-    tree = _tree(term.proc.pid)
-    facts["listening"] = _listening(tree)
-    facts["tree_cmdlines"] = [_cmdline(pid) for pid in tree]
+    tree = processes.tree(term.proc.pid)
+    facts["listening"] = processes.listening(tree)
+    facts["tree_cmdlines"] = [processes.cmdline(pid) for pid in tree]
     facts["second_run"] = subprocess.run(
-        [sys.executable, "-m", "lib.run", "--output-dir", str(out), *AS_OF, *args],
-        cwd=base, env=_env(), capture_output=True, text=True, timeout=120)
+        runner_command("--output-dir", str(out), *AS_OF, *args),
+        cwd=base, env=suite_env(), capture_output=True, text=True, timeout=120)
     term.proc.send_signal(signal.SIGTERM)
     facts["sigterm"] = {"code": term.wait(120), "output": term.output, "tree": tree,
-                        "left": _wait_gone(tree), "server_port": _server_port(term.output)}
-    facts["sigterm"]["port_owner"] = _port_owner(facts["sigterm"]["server_port"])
+                        "left": processes.wait_gone(tree), "server_port": _server_port(term.output)}
+    facts["sigterm"]["port_owner"] = processes.port_owner(facts["sigterm"]["server_port"])
     facts["snapshots"]["suite SIGTERM"] = _snapshot(out)
 
     # 2. one notebook's kernel killed mid-write, then the other's (on the warm server)
-    one = run("kernels", "--jobs", "1", env=_env(spark_remote))
+    one = run("kernels", "--jobs", "1", env=suite_env(spark_remote))
     killed = {}
     for notebook, sig in (("01_events", signal.SIGKILL), ("02_tickets_by_title", signal.SIGTERM)):
         one.wait_for(_new_scratch(out, (f".{notebook}.csv.*.tmp",), set()), f"{notebook} writing")
@@ -307,11 +175,11 @@ def crashes(tmp_path_factory, inputs, spark_remote):
     before = set(out.glob("**/.*.tmp"))
     kill = run("sigkill")
     kill.wait_for(_new_scratch(out, (".0[12]_*.csv.*.tmp",), before), "01 or 02 writing")
-    tree = _tree(kill.proc.pid)
+    tree = processes.tree(kill.proc.pid)
     os.killpg(kill.proc.pid, signal.SIGKILL)
     facts["sigkill"] = {"code": kill.wait(60), "output": kill.output, "tree": tree,
-                        "left": _wait_gone(tree), "server_port": _server_port(kill.output)}
-    facts["sigkill"]["port_owner"] = _port_owner(facts["sigkill"]["server_port"])
+                        "left": processes.wait_gone(tree), "server_port": _server_port(kill.output)}
+    facts["sigkill"]["port_owner"] = processes.port_owner(facts["sigkill"]["server_port"])
     facts["snapshots"]["suite SIGKILL"] = _snapshot(out)
 
     # 4. stale scratch of every kind for the rerun to clean
@@ -335,7 +203,7 @@ def reruns(tmp_path_factory, inputs, crashes):
     runners = {
         name: Runner(base, base / f"{name}.log", "--data-dir", str(inputs),
                      "--output-dir", str(out), *AS_OF, "--only", RERUN_SUITE, "--jobs", "2",
-                     *(["--no-report"] if name == "fresh" else []), env=_env())
+                     *(["--no-report"] if name == "fresh" else []), env=suite_env())
         for name, out in outs.items()
     }
     codes = {name: runner.wait(900) for name, runner in runners.items()}
@@ -348,7 +216,7 @@ def test_sigterm_stops_the_suite_and_everything_it_started(crashes):
     run = crashes["sigterm"]
     assert run["code"] == 130, run["output"]
     assert "Interrupted" in run["output"]
-    assert not run["left"], [_cmdline(pid) for pid in run["left"]]  # server, kernel, JVM
+    assert not run["left"], [processes.cmdline(pid) for pid in run["left"]]  # server, kernel, JVM
     assert run["server_port"] and run["port_owner"] not in run["tree"]  # the port is free
 
 
@@ -371,14 +239,14 @@ def test_a_killed_notebook_fails_the_run_not_the_others(crashes):
     assert run["code"] == 1, run["output"]
     assert _statuses(run["output"]) == {"01_events": "FAILED", "02_tickets_by_title": "FAILED"}
     assert run["output"].count("DeadKernelError") >= 2, run["output"]
-    assert not _wait_gone(set(run["killed"].values()), timeout=5)
+    assert not processes.wait_gone(set(run["killed"].values()), timeout=5)
 
 
 def test_sigkill_of_the_process_group_leaves_no_process_behind(crashes):
     run = crashes["sigkill"]
     assert run["code"] == -signal.SIGKILL
     assert run["server_port"] is not None, run["output"]
-    assert not run["left"], [_cmdline(pid) for pid in run["left"]]  # server, kernels
+    assert not run["left"], [processes.cmdline(pid) for pid in run["left"]]  # server, kernels
     assert run["port_owner"] not in run["tree"]  # the server's port is free
 
 

@@ -14,7 +14,6 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import threading
 import zipfile
 import zlib
@@ -23,8 +22,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from suite_runner import run_suite, suite_env
 
-from lib.config import PROJECT_ROOT
 from lib.manifest import manifest_path, write_manifest
 from lib.suite.report import build_report
 
@@ -274,12 +273,8 @@ def test_report_loads_in_a_browser_with_every_image_and_link(browser, output_dir
 def test_report_of_a_real_run_in_a_browser(browser, spark_remote, pinned, tmp_path):
     """``python -m lib.run --only 00`` on the pinned data, then its report."""
     out = tmp_path / "output"
-    env = {**os.environ, "SPARK_REMOTE": spark_remote}
-    run = subprocess.run(
-        [sys.executable, "-m", "lib.run", "--only", "00", "--output-dir", str(out),
-         "--data-dir", pinned["data_dir"], "--as-of-date", "2026-11-01"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
+    run = run_suite("--only", "00", "--output-dir", str(out), "--data-dir", pinned["data_dir"],
+                    "--as-of-date", "2026-11-01", env=suite_env(spark_remote))
     assert run.returncode == 0, run.stdout + run.stderr
     report = out / "report"
     assert_self_contained(report)

@@ -5,7 +5,6 @@ and even when the process that started it is killed."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -15,7 +14,9 @@ import time
 from pathlib import Path
 
 import nbformat
+import processes
 import pytest
+from suite_runner import runner_command, suite_env
 
 from lib.config import PROJECT_ROOT
 
@@ -23,27 +24,9 @@ NOTEBOOK_00 = PROJECT_ROOT / "notebooks" / "00_data_quality.ipynb"
 FAILURE = 'raise ValueError("deliberate failure for the test")'
 
 
-def _runner(*args: str) -> list[str]:
-    return [sys.executable, "-m", "lib.run", *args]
-
-
-def _own_server_env() -> dict:
-    """The runner's environment with no SPARK_REMOTE, so it starts its own server."""
-    return {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
-
-
 def _gone(pid: int, wait: float = 30.0) -> bool:
     """True once ``pid`` has exited (a zombie nobody reaps counts as exited)."""
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.2)
-    return False
+    return not processes.wait_gone({pid}, timeout=wait)
 
 
 def _server_pid(stdout: str) -> int:
@@ -67,7 +50,7 @@ def test_bad_parameters_exit_2_before_spark_starts(tmp_path, pinned, args, messa
     data = pinned["data_dir"]
     out = tmp_path / "output"
     all_args = ["--data-dir", data, "--output-dir", str(out), *args]
-    done = subprocess.run(_runner(*all_args), cwd=tmp_path, capture_output=True, text=True,
+    done = subprocess.run(runner_command(*all_args), cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
@@ -76,7 +59,7 @@ def test_bad_parameters_exit_2_before_spark_starts(tmp_path, pinned, args, messa
 
 def test_output_inside_data_is_refused(tmp_path, pinned):
     data = Path(pinned["data_dir"])
-    done = subprocess.run(_runner("--data-dir", str(data), "--output-dir", str(data / "out")),
+    done = subprocess.run(runner_command("--data-dir", str(data), "--output-dir", str(data / "out")),
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "inside data_dir" in done.stderr
 
@@ -99,9 +82,9 @@ def broken_batch(tmp_path_factory, pinned):
     data = Path(pinned["data_dir"])
     started = time.monotonic()
     done = subprocess.run(
-        _runner("--data-dir", str(data), "--output-dir", "out", "--notebooks-dir", "notebooks",
+        runner_command("--data-dir", str(data), "--output-dir", "out", "--notebooks-dir", "notebooks",
                 "--as-of-date", "2026-11-01", "--jobs", "2"),
-        cwd=base, env=_own_server_env(), capture_output=True, text=True, timeout=900,
+        cwd=base, env=suite_env(), capture_output=True, text=True, timeout=900,
     )
     return done, base / "out", time.monotonic() - started
 
@@ -179,9 +162,9 @@ def test_ctrl_c_stops_the_notebooks_and_the_server(tmp_path, pinned):
     nbformat.write(nb, notebooks / "00_sleepy.ipynb")
     out = tmp_path / "out"
     runner = subprocess.Popen(
-        _runner("--data-dir", pinned["data_dir"], "--output-dir", str(out),
+        runner_command("--data-dir", pinned["data_dir"], "--output-dir", str(out),
                 "--notebooks-dir", str(notebooks), "--no-report"),
-        cwd=tmp_path, env=_own_server_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=tmp_path, env=suite_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True,
     )
     lines = []
@@ -213,7 +196,7 @@ def test_the_server_dies_with_the_process_that_started_it(tmp_path):
         time.sleep(600)
     """)
     owner = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT,
-                             env=_own_server_env(), stdout=subprocess.PIPE, text=True)
+                             env=suite_env(), stdout=subprocess.PIPE, text=True)
     try:
         pid = int(owner.stdout.readline())
         assert not _gone(pid, wait=0.5)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from suite_runner import run_suite, suite_env
 
 from lib.config import PROJECT_ROOT
 from lib.readers import TICKET_COLUMNS
@@ -73,12 +73,9 @@ def injected_run(tmp_path_factory, spark_remote):
     lines = [json.dumps(c, ensure_ascii=False) for c in CUSTOMERS] + BAD_CUSTOMER_LINES
     (data / "customer.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = base / "output"
-    done = subprocess.run(
-        [sys.executable, "-m", "lib.run", "--data-dir", str(data), "--output-dir", str(out),
-         "--only", "00,03,08", "--as-of-date", "2026-11-01", "--no-report"],
-        cwd=base, env={**os.environ, "SPARK_REMOTE": spark_remote},
-        capture_output=True, text=True, timeout=600,
-    )
+    done = run_suite("--data-dir", str(data), "--output-dir", str(out), "--only", "00,03,08",
+                     "--as-of-date", "2026-11-01", "--no-report", cwd=base,
+                     env=suite_env(spark_remote))
     assert done.returncode == 0, done.stdout + done.stderr
     return out
 
@@ -273,9 +270,7 @@ def test_output_dir_can_never_be_or_reach_into_data_dir(tmp_path, output):
               "symlink into data": str(tmp_path / "link" / "out"),
               "relative into data": "elsewhere/../data/out"}[output]
     before = sorted(p.name for p in data.iterdir())
-    done = subprocess.run([sys.executable, "-m", "lib.run", "--data-dir", "data",
-                           "--output-dir", target], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+    done = run_suite("--data-dir", "data", "--output-dir", target, cwd=tmp_path, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith("error: ParameterError: output_dir ")
     assert "same as or inside data_dir" in done.stderr and "never overwritten" in done.stderr
@@ -289,9 +284,8 @@ def test_output_dir_can_never_be_or_reach_into_data_dir(tmp_path, output):
     ("--season-start-month", "August", "season_start_month must be a whole number 1-12"),
 ])
 def test_bad_parameters_are_named_before_spark(tmp_path, flag, value, message):
-    done = subprocess.run([sys.executable, "-m", "lib.run", "--data-dir", "missing",
-                           "--output-dir", "out", flag, value], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    done = run_suite("--data-dir", "missing", "--output-dir", "out", flag, value, cwd=tmp_path,
+                     timeout=120)
     assert done.returncode == 2
     assert done.stderr == f"error: ParameterError: {message}, got {value!r}\n"
     assert not (tmp_path / "out").exists()
