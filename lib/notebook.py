@@ -35,12 +35,14 @@ def setup(
     staged clean data for this notebook."""
     params = make_params(data_dir, output_dir, as_of_date, season_start_month)
     from lib.input_checks import check_input_files
-    from lib.session import get_spark
+    from lib.session import get_spark, spark_ui_url
 
     if not is_staged(params):  # file checks before any JVM starts (cheap when staged)
         check_input_files(params.tickets_path, params.customers_path)
     spark = get_spark()
     print(f"as_of_date={params.as_of_date}  season_start_month={params.season_start_month}")
+    if ui := spark_ui_url(spark):  # e.g. the shared server of `make lab`
+        print(f"Spark UI: {ui}")
     tracked = TrackedParams(params)
     return Context(params=tracked, spark=spark, staged=load_staged(spark, params),
                    recorder=Recorder(notebook_name(), tracked))

@@ -71,3 +71,25 @@ def get_spark(app_name: str = "ticket-insights") -> SparkSession:
         spark.conf.set(key, value)
     return spark
 
+
+def spark_ui_url(spark: SparkSession) -> str | None:
+    """Address of the Spark UI behind ``spark``, or None when it has none.
+
+    A classic session knows it (``sparkContext.uiWebUrl``). A Spark Connect
+    client has no SparkContext, so the address is built from the server's
+    settings (``spark.ui.enabled``, ``spark.driver.host``, ``spark.ui.port``),
+    which is where the UI listens unless that port was taken when the server
+    started (``make lab`` checks that it answers there).
+    """
+    try:
+        if not type(spark).__module__.startswith("pyspark.sql.connect"):
+            return spark.sparkContext.uiWebUrl or None
+        conf = spark.conf
+        if (conf.get("spark.ui.enabled", None) or "true").strip().lower() != "true":
+            return None
+        port = (conf.get("spark.ui.port", None) or "4040").strip()
+        if port == "0":  # a random port: not knowable from here
+            return None
+        return f"http://{conf.get('spark.driver.host', None) or 'localhost'}:{port}"
+    except Exception:  # noqa: BLE001 - only ever shown, never needed
+        return None
