@@ -84,8 +84,8 @@ test: setup lint
 notebooks: setup
 	$(BIN)/python scripts/refresh_notebooks.py $(subst $(comma), ,$(ONLY))
 
-lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser $(LAB_ARGS)
+lab: setup  # jupyter lab (token on) on the shared Spark Connect server: lib/suite/lab.py
+	$(BIN)/python -m lib.suite.lab $(LAB_ARGS)
 
 sync-notebooks: setup
 	$(BIN)/jupytext --sync notebooks/*.ipynb
