@@ -9,7 +9,6 @@ import functools
 import html
 import http.server
 import json
-import os
 import re
 import shutil
 import struct
@@ -26,9 +25,6 @@ from suite_runner import run_suite, suite_env
 
 from lib.manifest import manifest_path, write_manifest
 from lib.suite.report import build_report
-
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-
 
 # -- a hand-made output folder ---------------------------------------------------
 
@@ -207,27 +203,6 @@ frame.addEventListener("load", async () => {
 });
 </script></body></html>
 """
-
-
-def _find_browser() -> str | None:
-    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
-
-
-@pytest.fixture(scope="session")
-def browser() -> str:
-    """Path of a headless-capable chromium; installed with apt when missing."""
-    found = _find_browser()
-    if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
-        if subprocess.run(install, env=env, capture_output=True, timeout=900).returncode:
-            subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
-            subprocess.run(install, env=env, capture_output=True, timeout=900)
-        found = _find_browser()
-    if found is None:
-        pytest.skip("no chromium to check the report in a browser: install it "
-                    "(Debian: apt-get install chromium); the test installs it itself when root")
-    return found
 
 
 def check_in_browser(browser: str, report_dir: Path, scratch: Path) -> dict:
