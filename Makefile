@@ -30,6 +30,7 @@ RUN_ARGS += $(if $(FORCE),--force)
 LOCK_COMMAND := pip-compile --extra=dev --no-emit-find-links --no-emit-index-url --output-file=requirements.txt --strip-extras pyproject.toml
 
 .PHONY: help setup lock data run test lint unit nbval notebooks sync-notebooks lab bench clean
+.PHONY: sql sql-server test-cluster
 
 help:
 	@echo "make run    - set up, make sample data if data/ has none, run every notebook"
@@ -93,6 +94,18 @@ sync-notebooks: setup
 bench: setup
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_suite.py $(BENCH_ARGS)
+
+# SQL on the tables of an output folder (after make run): lib/suite/sql_server.py
+SQL_PORT ?= 10000
+SQL_HOST ?= 127.0.0.1
+sql: setup  # interactive spark-sql with the four tables as views
+	$(BIN)/python -m lib.suite.sql_server --shell --output-dir "$(or $(OUTPUT_DIR),output)"
+
+sql-server: setup  # JDBC (Thrift server) on 127.0.0.1:SQL_PORT; SQL_HOST=... needs SQL_ALLOW_REMOTE=1
+	$(BIN)/python -m lib.suite.sql_server --output-dir "$(or $(OUTPUT_DIR),output)" --port "$(SQL_PORT)" --host "$(SQL_HOST)" $(if $(filter 1,$(SQL_ALLOW_REMOTE)),--allow-remote)
+
+test-cluster: setup  # the suite on a 2-worker standalone cluster (minutes)
+	$(BIN)/pytest -m cluster tests/test_cluster.py
 
 clean:
 	rm -rf output/* .pytest_cache
