@@ -318,32 +318,42 @@ def test_run_all_in_a_real_browser_on_the_shared_server(lab_server, browser, rec
     assert wait_gone(browser_pids, timeout=30) == set(), "chromium left running"
 
 
-def test_a_second_lab_reuses_the_server_which_stops_when_both_have(lab_server):
+def test_other_labs_reuse_the_server_which_stops_when_the_last_lab_has(lab_server):
+    """Two more launchers reuse the server. One stops with Ctrl-C; the first
+    one's Lab dies (kill -9), so its launcher waits for the last user; that
+    launcher is killed outright: its Lab follows it, and the server stops."""
     first, state = lab_server["launcher"], lab_server["state"]
     server = lab_server["server_pid"]
     assert state.stat().st_mode & 0o777 == 0o600
     assert json.loads(state.read_text())["pid"] == server
 
-    second = Launcher(lab_server["tmp"], "lab2", lab_server["env"],
-                      lab_server["notebook_dir"], state)
-    lab_server["launchers"].append(second)
-    second.wait_for(r"^JupyterLab: \S+$", timeout=180)
-    assert "Reusing the running Spark Connect server (127.0.0.1:" in second.output
-    assert f"pid {server})" in second.output
-    assert not _java(second.processes())  # no JVM of its own
+    second, third = (Launcher(lab_server["tmp"], name, lab_server["env"],
+                              lab_server["notebook_dir"], state) for name in ("lab2", "lab3"))
+    lab_server["launchers"] += [second, third]
+    for launcher in (second, third):
+        launcher.wait_for(r"^JupyterLab: \S+$", timeout=180)
+        assert "Reusing the running Spark Connect server (127.0.0.1:" in launcher.output
+        assert f"pid {server})" in launcher.output
+        assert not _java(launcher.processes())  # no JVM of its own
+
+    second.proc.send_signal(signal.SIGINT)  # Ctrl-C
+    assert second.proc.wait(timeout=120) == 130, second.log()
+    assert wait_gone(second.seen, timeout=60) == set()
+    assert alive({server})
 
     first_lab = _lab_processes(first, server)
-    assert first_lab
-    first.proc.send_signal(signal.SIGINT)  # Ctrl-C: its Lab stops, the server waits
+    lab_pids = [p.pid for p in psutil.Process(first.proc.pid).children() if p.pid != server]
+    assert len(lab_pids) == 1
+    os.kill(lab_pids[0], signal.SIGKILL)  # Lab dies; its kernel follows it
     first.wait_for(r"still uses the Spark server", timeout=120)
     assert wait_gone(first_lab, timeout=60) == set()
     assert alive({server}) and first.proc.poll() is None
 
-    second.proc.send_signal(signal.SIGINT)
-    assert second.proc.wait(timeout=120) == 130, second.log()
-    assert first.proc.wait(timeout=120) == 130, first.log()
+    third_lab = _lab_processes(third, server)
+    os.kill(third.proc.pid, signal.SIGKILL)  # the launcher only
+    assert wait_gone(third_lab, timeout=60) == set(), "Lab outlived its launcher"
+    assert first.proc.wait(timeout=120) == 1, first.log()  # its Lab was killed
     assert "Stopping the Spark Connect server... stopped." in first.output
     assert not state.exists()
-    left = wait_gone(first.seen | second.seen, timeout=30)
+    left = wait_gone(first.seen | second.seen | third.seen, timeout=30)
     assert not left, f"left running: {[cmdline(pid)[:120] for pid in left]}"
-

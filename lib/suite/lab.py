@@ -5,18 +5,18 @@ token-guarded, with its Spark UI on 127.0.0.1), or reuses the one a running
 ``make lab`` started, then runs ``jupyter lab`` with ``SPARK_REMOTE`` set, so
 every notebook opened in Lab (kernels inherit the variable) shares that one
 JVM. A notebook run without it (papermill, or a Lab started some other way)
-makes its own local session, as before. Arguments it does not know are passed
-on to ``jupyter lab``, e.g. ``--ServerApp.port=8899``; the token stays on.
+makes its own local session, as before. If ``SPARK_REMOTE`` is already set
+(a cluster), Lab gets that and nothing is started. Arguments the launcher does
+not know go to ``jupyter lab``, e.g. ``--ServerApp.port=8899``; the token stays on.
 
 The running server is recorded in a JSON file only its user can read
 (``output/.spark-server.json``: URL with the token, pid, port, Spark UI). Every
-launcher (and ``make run``, :func:`join_running_server`) that uses the server
-holds a shared ``flock`` on a file next to it for as long as it does: the
-launcher that started the server stops it when its Lab stops (Lab exits,
-Ctrl-C) once no one else holds the lock; SIGTERM or SIGHUP, or a second
-Ctrl-C, stops it at once. If the launcher is killed outright, Linux stops both
-its Lab and its server (``PR_SET_PDEATHSIG``); if Lab dies, the server is
-stopped all the same.
+launcher that uses the server (and any process that joins it through
+:func:`join_running_server`) holds a shared ``flock`` on a file next to it for
+as long as it does: the launcher that started the server stops it when its Lab
+stops (Lab exits or dies, Ctrl-C) once no one else holds the lock; SIGTERM or
+SIGHUP, or a second Ctrl-C, stops it at once. If the launcher is killed
+outright, Linux stops both its Lab and its server (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -354,12 +354,17 @@ def main(argv: list[str] | None = None) -> int:
     stopper.install()
     server = lease = None
     try:
-        lease, server = acquire_server(state_file)
-        if server is None:
+        if os.environ.get("SPARK_REMOTE", "").strip():  # an endpoint chosen by the caller
+            lease = Lease(url=os.environ["SPARK_REMOTE"].strip(), port=0, pid=0, ui_url=None)
+            print("Spark: the Spark Connect endpoint in SPARK_REMOTE (nothing started)",
+                  flush=True)
+        else:
+            lease, server = acquire_server(state_file)
+        if server is not None:
+            print(f"Spark Connect server: {HOST}:{lease.port}, pid {lease.pid}", flush=True)
+        elif lease.pid:
             print(f"Reusing the running Spark Connect server ({HOST}:{lease.port}, "
                   f"pid {lease.pid})", flush=True)
-        else:
-            print(f"Spark Connect server: {HOST}:{lease.port}, pid {lease.pid}", flush=True)
         if lease.ui_url:
             print(f"Spark UI: {lease.ui_url}", flush=True)
         code = _run_lab(lab_command(notebook_dir, extra), lease, stopper)
@@ -379,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             _stop_owned_server(server, lease, state_file, wait, stopper)
         elif lease is not None:
             lease.release()
-    return 130 if interrupted else code
+    return 130 if interrupted else (1 if code < 0 else code)  # < 0: Lab was killed
 
 
 class _NoLab:
