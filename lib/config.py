@@ -72,6 +72,22 @@ def _resolve(path: str | os.PathLike, name: str, base: Path) -> Path:
     return candidate.resolve()
 
 
+def _check_output_dir_can_be_made(output: Path) -> None:
+    """The output folder exists as a folder, or it can be created: its nearest
+    existing ancestor is a folder we may create folders in. Creates nothing."""
+    existing = output
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        why = f"{existing} is {'a file, ' if existing.is_file() else ''}not a folder"
+    elif existing != output and not os.access(existing, os.W_OK | os.X_OK):
+        why = f"no permission to create folders in {existing}"
+    else:
+        return
+    raise ParameterError(f"output_dir {output} cannot be created: {why}; "
+                         "choose another output folder")
+
+
 def parse_as_of_date(value: str | dt.date | None) -> dt.date:
     """``None`` means today; otherwise a real ISO ``yyyy-mm-dd`` date."""
     if value is None or value == "":
@@ -122,6 +138,7 @@ def make_params(
             f"output_dir {output} is the same as or inside data_dir {data}; "
             "choose another output folder so inputs are never overwritten"
         )
+    _check_output_dir_can_be_made(output)
     return Params(
         data_dir=data,
         output_dir=output,
