@@ -187,6 +187,7 @@ def standalone(request, tmp_path_factory):
     # executor ran each task. Executors of 512m fit the workers' 1g.
     (conf_dir / "spark-defaults.conf").write_text(
         f"spark.eventLog.enabled true\nspark.eventLog.dir file://{events}\n"
+        "spark.eventLog.compress false\nspark.eventLog.rolling.enabled false\n"
         f"spark.executor.memory {cluster.EXECUTOR_MEMORY}\n")
     env = {**cluster.environment(), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_CONF_DIR": str(conf_dir),
            "SPARK_LOG_DIR": str(base / "logs")}
