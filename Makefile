@@ -30,12 +30,13 @@ RUN_ARGS += $(if $(FORCE),--force)
 LOCK_COMMAND := pip-compile --extra=dev --no-emit-find-links --no-emit-index-url --output-file=requirements.txt --strip-extras pyproject.toml
 
 .PHONY: help setup lock data run test lint unit nbval notebooks sync-notebooks lab bench clean
-.PHONY: sql sql-server test-cluster
+.PHONY: sql sql-server test-cluster test-slow test-all
 
 help:
 	@echo "make run    - set up, make sample data if data/ has none, run every notebook"
 	@echo "              whose outputs are not up to date (FORCE=1 runs them all)"
-	@echo "make test   - set up, lint, run unit tests and nbval regression tests"
+	@echo "make test   - set up, lint, unit tests, nbval regression tests, quick end-to-end runs"
+	@echo "make test-all - make test, then the slow end-to-end checks and the cluster runs"
 	@echo "make data   - (re)generate sample data (ORDERS=, CUSTOMERS=)"
 	@echo "make lab    - open JupyterLab with the project's kernel"
 	@echo "make notebooks - re-execute notebooks on pinned data (after an intended change)"
@@ -79,8 +80,16 @@ unit: setup
 nbval: setup
 	$(BIN)/pytest -q --nbval-lax --nbval-current-env notebooks
 
+# make test: lint, unit tests, nbval and the quick end-to-end runs (minutes).
+# The slow end-to-end checks (crashes, faults, browsers, SQL server) and the
+# cluster runs have their own targets; make test-all runs everything (CI does).
 test: setup lint
-	$(BIN)/pytest tests notebooks --nbval-lax --nbval-current-env
+	$(BIN)/pytest -m "not slow and not cluster" tests notebooks --nbval-lax --nbval-current-env
+
+test-slow: setup
+	$(BIN)/pytest -m slow tests
+
+test-all: test test-slow test-cluster
 
 notebooks: setup
 	$(BIN)/python scripts/refresh_notebooks.py $(subst $(comma), ,$(ONLY))

@@ -263,6 +263,7 @@ def _run_all(page, after: int) -> float:
     return time.monotonic() - began
 
 
+@pytest.mark.slow
 def test_run_all_in_a_real_browser_on_the_shared_server(lab_server, browser, record_property):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
@@ -318,6 +319,7 @@ def test_run_all_in_a_real_browser_on_the_shared_server(lab_server, browser, rec
     assert wait_gone(browser_pids, timeout=30) == set(), "chromium left running"
 
 
+@pytest.mark.slow
 def test_other_labs_reuse_the_server_which_stops_when_the_last_lab_has(lab_server):
     """Two more launchers reuse the server. One stops with Ctrl-C; the first
     one's Lab dies (kill -9), so its launcher waits for the last user; that

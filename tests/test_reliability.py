@@ -212,6 +212,7 @@ def reruns(tmp_path_factory, inputs, crashes):
             for name, runner in runners.items()}
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_suite_and_everything_it_started(crashes):
     run = crashes["sigterm"]
     assert run["code"] == 130, run["output"]
@@ -220,12 +221,14 @@ def test_sigterm_stops_the_suite_and_everything_it_started(crashes):
     assert run["server_port"] and run["port_owner"] not in run["tree"]  # the port is free
 
 
+@pytest.mark.slow
 def test_a_second_run_into_the_same_folder_is_refused(crashes):
     second = crashes["second_run"]
     assert second.returncode == 2, second.stdout + second.stderr
     assert "another run (pid" in second.stderr and "choose another --output-dir" in second.stderr
 
 
+@pytest.mark.slow
 def test_every_listening_socket_of_a_run_is_loopback_only(crashes):
     listening = crashes["listening"]
     port = _server_port(crashes["sigterm"]["output"])
@@ -234,6 +237,7 @@ def test_every_listening_socket_of_a_run_is_loopback_only(crashes):
     assert all(_loopback(address) for _, address, _ in listening), listening
 
 
+@pytest.mark.slow
 def test_a_killed_notebook_fails_the_run_not_the_others(crashes):
     run = crashes["kernels"]
     assert run["code"] == 1, run["output"]
@@ -242,6 +246,7 @@ def test_a_killed_notebook_fails_the_run_not_the_others(crashes):
     assert not processes.wait_gone(set(run["killed"].values()), timeout=5)
 
 
+@pytest.mark.slow
 def test_sigkill_of_the_process_group_leaves_no_process_behind(crashes):
     run = crashes["sigkill"]
     assert run["code"] == -signal.SIGKILL
@@ -250,6 +255,7 @@ def test_sigkill_of_the_process_group_leaves_no_process_behind(crashes):
     assert run["port_owner"] not in run["tree"]  # the server's port is free
 
 
+@pytest.mark.slow
 def test_every_csv_is_either_the_old_or_the_new_complete_file(crashes, reruns):
     old, new = crashes["old"], reruns["fresh"]["csvs"]
     assert set(old) == {"data_quality.csv", "rejects/tickets_rejected.csv",
@@ -263,6 +269,7 @@ def test_every_csv_is_either_the_old_or_the_new_complete_file(crashes, reruns):
             assert content in (old[name], new[name]), f"after {label}: {name} is partial"
 
 
+@pytest.mark.slow
 def test_the_next_run_completes_and_removes_stale_scratch(crashes, reruns):
     assert len(crashes["planted"]) >= 4
     rerun = reruns["rerun"]
@@ -272,6 +279,7 @@ def test_the_next_run_completes_and_removes_stale_scratch(crashes, reruns):
     assert (rerun["out"] / "report" / "index.html").is_file()
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_into_two_folders_both_succeed(reruns):
     rerun, fresh = reruns["rerun"], reruns["fresh"]
     assert (rerun["code"], fresh["code"]) == (0, 0), rerun["output"] + fresh["output"]
@@ -280,6 +288,7 @@ def test_two_runs_at_once_into_two_folders_both_succeed(reruns):
     assert tables[0] == tables[1] == [".lock", "tickets_denormalized"]
 
 
+@pytest.mark.slow
 def test_same_inputs_give_byte_identical_csvs(reruns):
     rerun, fresh = reruns["rerun"]["csvs"], reruns["fresh"]["csvs"]
     assert set(fresh) == {"data_quality.csv", "rejects/tickets_rejected.csv",

@@ -140,6 +140,7 @@ def server(output_dir, tmp_path):  # noqa: F811
         assert not wait_gone(pids, 30), "the SQL server left processes running"
 
 
+@pytest.mark.slow
 def test_the_server_serves_the_tables_over_jdbc(spark, server, output_dir, tmp_path):  # noqa: F811
     port, process, log = server
     text = log.read_text()
@@ -166,6 +167,7 @@ def test_the_server_serves_the_tables_over_jdbc(spark, server, output_dir, tmp_p
     assert (output_dir / ".sql-server").is_dir()
 
 
+@pytest.mark.slow
 def test_the_shell_sees_the_tables(spark, output_dir, tmp_path):  # noqa: F811
     tables.register_tables(spark, output_dir / "warehouse")
     began = time.monotonic()
