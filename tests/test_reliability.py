@@ -195,15 +195,15 @@ RERUN_SUITE = "00,01,02,03,05,07,08"
 
 
 @pytest.fixture(scope="module")
-def reruns(tmp_path_factory, inputs, crashes):
-    """At the same time, each with its own Spark Connect server: the rerun
-    into the crashed folder and a fresh run into a new folder."""
+def reruns(tmp_path_factory, inputs, crashes, spark_remote):
+    """At the same time, two clients of one warm Spark Connect server: the
+    rerun into the crashed folder and a fresh run into a new folder."""
     base = tmp_path_factory.mktemp("rerun")
     outs = {"rerun": crashes["out"], "fresh": base / "fresh"}
     runners = {
         name: Runner(base, base / f"{name}.log", "--data-dir", str(inputs),
                      "--output-dir", str(out), *AS_OF, "--only", RERUN_SUITE, "--jobs", "2",
-                     *(["--no-report"] if name == "fresh" else []), env=suite_env())
+                     *(["--no-report"] if name == "fresh" else []), env=suite_env(spark_remote))
         for name, out in outs.items()
     }
     codes = {name: runner.wait(900) for name, runner in runners.items()}
