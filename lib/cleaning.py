@@ -11,7 +11,13 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from lib import columns as C
-from lib.readers import TICKET_COLUMNS, is_malformed_line, ticket_fields
+from lib.readers import (
+    TICKET_COLUMNS,
+    decoded,
+    has_invalid_utf8,
+    is_malformed_line,
+    ticket_fields,
+)
 
 CLEAN_TICKET_COLUMNS = (
     "order_id", "customer_id", "event_name", "event_date",
@@ -45,17 +51,21 @@ def _reject_duplicates(df: DataFrame, key: str, reason: str) -> DataFrame:
 
 
 def classify_customers(raw: DataFrame) -> DataFrame:
-    """Raw customers -> every record with typed fields and ``reject_reason``."""
+    """Raw customers -> every record with typed fields and ``reject_reason``.
+    A record holding bytes that are not UTF-8 is ``malformed_json`` and its
+    ``raw_record`` is kept decoded, each invalid byte sequence as U+FFFD."""
     parsed = F.col("parsed")
     contact = parsed["contact_details"]
     customer_id = C.parse_positive_id(F.trim(parsed["CustomerIdentity"]))
+    raw_record = F.col("raw_record")
     reason = _first_failure([
-        (parsed.isNull() | parsed["_corrupt_record"].isNotNull(), "malformed_json"),
+        (has_invalid_utf8(raw_record) | parsed.isNull() | parsed["_corrupt_record"].isNotNull(),
+         "malformed_json"),
         (customer_id.isNull(), "invalid_customer_id"),
     ])
     return raw.select(
         "_row_seq",
-        "raw_record",
+        decoded(raw_record).alias("raw_record"),
         customer_id.alias("customer_id"),
         C.normalise_title(parsed["Customer Title"]).alias("customer_title"),
         C.blank_to_null(parsed["First Name"]).alias("first_name"),
@@ -68,11 +78,17 @@ def classify_customers(raw: DataFrame) -> DataFrame:
 
 
 def _parsed_ticket_fields(lines: DataFrame) -> DataFrame:
+    """Lines as read -> the line decoded (U+FFFD for bytes that are not
+    UTF-8), ``_malformed`` (wrong field count or such bytes) and typed fields."""
     trimmed = {name: F.trim(F.col(name)) for name in TICKET_COLUMNS}
     return lines.select(
         "_row_seq",
-        "raw_line",
+        decoded(F.col("raw_line")).alias("raw_line"),
         is_malformed_line(F.col("raw_line")).alias("_malformed"),
+    ).select(
+        "_row_seq",
+        "raw_line",
+        "_malformed",
         *ticket_fields(F.col("raw_line")),
     ).select(
         "_row_seq",

@@ -1,8 +1,12 @@
 """File-level checks of the raw inputs that need no Spark, so a bad file stops
-a run before any JVM starts: missing, empty, the tickets header, UTF-8
-throughout, a customer file that is not JSON (or a JSON array that is cut
+a run before any JVM starts: missing, empty, UTF-16, the tickets header (also
+not UTF-8), a customer file that is not JSON (or a JSON array that is cut
 off). Each raises :class:`InputError` naming the file, the line (and column)
 where known, and what to do. :mod:`lib.readers` runs them before reading.
+
+Bytes that are not UTF-8 further down are not a file-level problem: such a
+line is one bad record (docs/contract.md §2.4), found while reading
+(:func:`lib.readers.has_invalid_utf8`), so these checks never scan a whole file.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ TICKET_COLUMNS = (
     "venue", "purchase_ts", "quantity", "net_sales",
 )
 _BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _GENERATE_HINT = "run 'python3 generate_data.py' (or 'make data') to create sample inputs"
-_CHUNK = 64 * 1024 * 1024
 _JSON_ARRAY_CHECK_BYTES = 64 * 1024 * 1024
 
 
@@ -35,28 +39,15 @@ def expected_content(path: Path) -> str:
     return "a '|'-delimited header line: " + "|".join(TICKET_COLUMNS)
 
 
-def check_utf8(path: Path) -> None:
-    """Fail on the first byte that is not UTF-8, naming its line."""
-    line, carry = 1, b""
+def check_not_utf16(path: Path) -> None:
+    """A file that starts with a UTF-16 byte-order mark is not UTF-8 at all."""
     with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            block = carry + chunk
-            try:
-                block.decode("utf-8")
-                carry = b""
-            except UnicodeDecodeError as err:
-                if err.reason == "unexpected end of data" and err.start >= len(block) - 4:
-                    carry = block[err.start:]  # a character split across chunks
-                    block = block[: err.start]
-                else:
-                    bad_line = line + block[: err.start].count(b"\n")
-                    raise InputError(
-                        f"{path}, line {bad_line}: byte 0x{block[err.start]:02x} is not "
-                        "UTF-8; re-save the file as UTF-8 and run again"
-                    ) from None
-            line += block.count(b"\n")
-    if carry:
-        raise InputError(f"{path}, line {line}: the file ends inside a UTF-8 character")
+        start = handle.read(2)
+    if start in _UTF16_BOMS:
+        raise InputError(
+            f"{path}: the file is UTF-16 (it starts with a UTF-16 byte-order mark); "
+            "re-save it as UTF-8 and run again"
+        )
 
 
 def check_tickets_header(path: Path) -> None:
@@ -114,8 +105,9 @@ def check_customers_shape(path: Path) -> None:
             "not end with ']'); fix the file or save it as JSON Lines"
         )
     if path.stat().st_size <= _JSON_ARRAY_CHECK_BYTES:  # larger ones: checked by Spark
-        try:
-            json.loads(path.read_bytes().removeprefix(_BOM))
+        text = path.read_bytes().removeprefix(_BOM).decode("utf-8", errors="replace")
+        try:  # bytes that are not UTF-8 reject their element later, not the file
+            json.loads(text)
         except json.JSONDecodeError as err:
             raise InputError(
                 f"{path}, line {err.lineno}, column {err.colno}: starts with '[' but is not "
@@ -143,8 +135,8 @@ def check_once(path: Path, checks: tuple) -> None:
 
 
 def check_input_files(tickets: Path, customers: Path) -> None:
-    """Every file-level check that needs no Spark: present, not empty, the
-    tickets header, UTF-8 throughout, customers that look like JSON. Raises
+    """Every file-level check that needs no Spark: present, not empty, not
+    UTF-16, the tickets header, customers that look like JSON. Raises
     :class:`InputError` on the first problem. A file that passed is not read
     again in this process until it changes."""
     check_once(customers, CUSTOMER_CHECKS)
@@ -172,5 +164,5 @@ def _last_char(path: Path) -> bytes:
     return b""
 
 
-TICKET_CHECKS = (check_tickets_header, check_utf8)
-CUSTOMER_CHECKS = (check_utf8, check_customers_shape)
+TICKET_CHECKS = (check_not_utf16, check_tickets_header)
+CUSTOMER_CHECKS = (check_not_utf16, check_customers_shape)

@@ -1,7 +1,17 @@
 """Read the raw inputs as text, with explicit schemas, so nothing is lost before
-validation. File-level problems (missing, empty, wrong header, not UTF-8, not
+validation. File-level problems (missing, empty, UTF-16, wrong header, not
 JSON) raise :class:`InputError` naming the file, the line and what to do; the
 checks themselves need no Spark and live in :mod:`lib.input_checks`.
+
+Bytes that are not UTF-8 (docs/contract.md §2.4) make one bad record, not a
+bad file. Spark's text reader keeps each line's bytes exactly as they are in
+the file (it decodes nothing), so the raw text handed on here still holds them:
+:func:`has_invalid_utf8` tells such a record apart, even from a line holding a
+real U+FFFD (written as the valid bytes EF BF BD), and :func:`decoded` gives
+the text with each invalid sequence replaced by U+FFFD, as Python's
+``bytes.decode("utf-8", errors="replace")`` does. Both are one pass over the
+bytes in the JVM. So nothing here may decode a line before those two see it
+(a regular expression would: it turns invalid bytes into U+FFFD first).
 """
 
 from __future__ import annotations
@@ -17,14 +27,15 @@ from lib.input_checks import (  # noqa: F401 - the checks are re-exported from h
     TICKET_CHECKS,
     TICKET_COLUMNS,
     check_input_files,
+    check_not_utf16,
     check_once,
     check_tickets_header,
-    check_utf8,
     expected_content,
     first_char,
     require_file,
 )
 
+_FFFD = "\ufffd"
 CUSTOMER_FIELDS = ("CustomerIdentity", "Customer Title", "First Name", "Last Name", "Email")
 CUSTOMER_SCHEMA = (
     "CustomerIdentity string, `Customer Title` string, `First Name` string, "
@@ -33,17 +44,40 @@ CUSTOMER_SCHEMA = (
 )
 
 
+def has_invalid_utf8(raw: Column) -> Column:
+    """True for raw text holding bytes that are not valid UTF-8."""
+    return ~F.is_valid_utf8(raw)
+
+
+def decoded(raw: Column) -> Column:
+    """Raw text as valid UTF-8: each invalid byte sequence becomes U+FFFD."""
+    return F.make_valid_utf8(raw)
+
+
+def _without_line_end(value: Column) -> Column:
+    """The line without a trailing carriage return, its bytes otherwise
+    untouched (Spark's reader already drops LF and CR LF line ends; this is
+    belt and braces)."""
+    cut = F.substring(value.cast("binary"), 1, F.octet_length(value) - 1).cast("string")
+    return F.when(value.endswith("\r"), cut).otherwise(value)
+
+
+def _text_lines(spark: SparkSession, path: Path, name: str) -> DataFrame:
+    """Every line of a text file: ``_row_seq`` (increasing in file order) and
+    the line's raw text without its line end, bytes as in the file."""
+    return spark.read.text(str(path)).select(
+        F.monotonically_increasing_id().alias("_row_seq"),
+        _without_line_end(F.col("value")).alias(name),
+    )
+
+
 def read_ticket_lines(spark: SparkSession, path: Path) -> DataFrame:
     """One row per non-blank data line: ``_row_seq`` (increasing in file order)
-    and ``raw_line``, the line as read without its line end."""
+    and ``raw_line``, the line as read without its line end (bytes that are
+    not UTF-8 still in it: see :func:`has_invalid_utf8`)."""
     check_once(path, TICKET_CHECKS)
-    return (
-        spark.read.text(str(path))
-        .select(
-            F.monotonically_increasing_id().alias("_row_seq"),
-            F.regexp_replace("value", r"\r\z", "").alias("raw_line"),
-        )
-        .where((F.col("_row_seq") > 0) & (F.trim("raw_line") != ""))
+    return _text_lines(spark, path, "raw_line").where(
+        (F.col("_row_seq") > 0) & (F.trim("raw_line") != "")
     )
 
 
@@ -59,33 +93,31 @@ def ticket_fields(line: Column) -> list[Column]:
     ]
 
 
-def is_malformed_line(line: Column) -> Column:
-    """Wrong number of fields."""
-    return F.size(F.split(line, r"\|", -1)) != len(TICKET_COLUMNS)
+def is_malformed_line(raw_line: Column) -> Column:
+    """Wrong number of fields, or bytes that are not UTF-8 (``raw_line`` as
+    read, before :func:`decoded`)."""
+    return has_invalid_utf8(raw_line) | (F.size(F.split(raw_line, r"\|", -1)) != len(TICKET_COLUMNS))
 
 
 def read_raw_tickets(spark: SparkSession, path: Path) -> DataFrame:
-    """Data lines with ``_malformed`` and the eight raw fields."""
-    return read_ticket_lines(spark, path).select(
-        "_row_seq", "raw_line", is_malformed_line(F.col("raw_line")).alias("_malformed"),
-        *ticket_fields(F.col("raw_line")),
-    )
+    """Data lines with ``_malformed``, the line decoded and its eight fields."""
+    lines = read_ticket_lines(spark, path)
+    return lines.select(
+        "_row_seq", decoded(F.col("raw_line")).alias("raw_line"),
+        is_malformed_line(F.col("raw_line")).alias("_malformed"),
+    ).select("_row_seq", "raw_line", "_malformed", *ticket_fields(F.col("raw_line")))
 
 
 def read_raw_customers(spark: SparkSession, path: Path) -> DataFrame:
     """One row per non-blank JSON Lines record (or array element): ``_row_seq``,
-    ``raw_record`` exactly as read and the parsed fields, all as text."""
+    ``raw_record`` exactly as read (bytes that are not UTF-8 still in it) and
+    the parsed fields, all as text."""
     check_once(path, CUSTOMER_CHECKS)
     first = first_char(path)
     if first == b"[":
         records = _array_records(spark, path)
     elif first == b"{":
-        records = (
-            spark.read.text(str(path))
-            .select(F.monotonically_increasing_id().alias("_row_seq"),
-                    F.regexp_replace("value", r"\r\z", "").alias("raw_record"))
-            .where(F.trim("raw_record") != "")
-        )
+        records = _text_lines(spark, path, "raw_record").where(F.trim("raw_record") != "")
     else:
         raise InputError(
             f"{path}, line 1: not JSON; expected {expected_content(path)} "
@@ -95,24 +127,57 @@ def read_raw_customers(spark: SparkSession, path: Path) -> DataFrame:
         "_row_seq",
         "raw_record",
         F.from_json(
-            F.regexp_replace("raw_record", "^\ufeff", ""),
+            F.regexp_replace(decoded(F.col("raw_record")), "^\ufeff", ""),
             CUSTOMER_SCHEMA,
             {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"},
         ).alias("parsed"),
     )
 
 
+def _json_array(text: Column) -> Column:
+    return F.from_json(F.regexp_replace(text, "^\ufeff", ""), "array<string>")
+
+
 def _array_records(spark: SparkSession, path: Path) -> DataFrame:
-    """Elements of a top-level JSON array, each as compact JSON text."""
-    whole = spark.read.text(str(path), wholetext=True)
-    elements = F.from_json(F.regexp_replace("value", "^\ufeff", ""), "array<string>")
-    exploded = whole.select(F.posexplode(elements).alias("_row_seq", "raw_record"))
-    if exploded.isEmpty() and whole.select(elements.isNull().alias("bad")).first()["bad"]:
+    """Elements of a top-level JSON array, each as compact JSON text.
+
+    The JSON parser decodes, so an element's text has lost its invalid bytes.
+    In a file that is not valid UTF-8 the array is parsed a second time with
+    every real U+FFFD (the bytes EF BF BD, or the escape ``\\ufffd``) first
+    replaced by '?', so an element holding U+FFFD there held invalid bytes.
+    Such an element is handed on with each U+FFFD in it turned back into an
+    invalid byte (0xFF): :func:`has_invalid_utf8` rejects it and
+    :func:`decoded` shows U+FFFD again.
+    """
+    whole = spark.read.text(str(path), wholetext=True).select(
+        "value", _json_array(decoded(F.col("value"))).alias("elements")
+    )
+    shape = whole.select(F.col("elements").isNull().alias("broken"),
+                         F.is_valid_utf8("value").alias("valid")).first()
+    if shape["broken"]:  # not a JSON array after all
         raise InputError(
             f"{path}: starts with '[' but is not a valid JSON array (truncated?); "
             "fix the file or save it as JSON Lines"
         )
-    return exploded.select(F.col("_row_seq").cast("bigint"), "raw_record")
+    if shape["valid"]:
+        exploded = whole.select(F.posexplode("elements").alias("_row_seq", "raw_record"))
+        return exploded.select(F.col("_row_seq").cast("bigint"), "raw_record")
+    without_real_fffd = F.regexp_replace(  # the escape, when its backslash is not escaped
+        decoded(F.replace(F.col("value"), F.lit(_FFFD), F.lit("?"))),
+        r"(?<!\\)((?:\\\\)*)\\u[fF]{3}[dD]", "$1?",
+    )
+    flags = F.transform(_json_array(without_real_fffd), lambda element: element.contains(_FFFD))
+    exploded = whole.select(
+        F.posexplode(F.arrays_zip(F.col("elements").alias("text"), flags.alias("bad")))
+        .alias("_row_seq", "element")
+    )
+    text = F.col("element.text")
+    invalid_byte = F.unhex(F.lit("FF")).cast("string")
+    return exploded.select(
+        F.col("_row_seq").cast("bigint"),
+        F.when(F.col("element.bad"), F.replace(text, F.lit(_FFFD), invalid_byte))
+        .otherwise(text).alias("raw_record"),
+    )
 
 
 def raw_record_counts(spark: SparkSession, tickets: Path, customers: Path) -> dict[str, int]:

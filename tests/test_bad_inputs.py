@@ -2,11 +2,12 @@
 
 A file-level problem stops the run before any Spark starts: exit code 2, one
 line ``error: InputError: <file>, line N: <what is wrong>; <what to do>`` on
-stderr, no stack trace, nothing written. A standalone notebook (papermill)
+stderr, no stack trace, nothing written; so does an output folder that cannot
+be created (``error: ParameterError: ...``). A standalone notebook (papermill)
 stops with the same named error, not a Java trace. Record-level problems are
 handled: BOM, CRLF, blank lines, a 10 MB line, a truncated JSON Lines record,
-a JSON array; every record ends up clean or in a rejects file, and
-raw = clean + rejected.
+a JSON array, a line holding bytes that are not UTF-8; every record ends up
+clean or in a rejects file, and raw = clean + rejected.
 """
 
 from __future__ import annotations
@@ -56,10 +57,6 @@ def _write_inputs(folder: Path, tickets: bytes | None, customers: bytes | None) 
 
 # -- file-level problems: a named error before Spark, nothing written ------------------
 
-def _bad_utf8_tickets() -> bytes:
-    return GOOD_TICKETS + b"ORD-4|2|Caf" + b"\xe9 v Town|12-Aug-2023|x|2023-08-01 10:00:00|1|1\n"
-
-
 BAD_FILES = {
     # id: (tickets, customers, the file named, what the message says)
     "tickets missing": (None, GOOD_CUSTOMERS, "tickets.csv",
@@ -83,12 +80,13 @@ BAD_FILES = {
                      "tickets.csv", ["line 1: header does not match", "unexpected: ['channel']"]),
     "renamed column": (GOOD_TICKETS.replace(b"quantity", b"qty", 1), GOOD_CUSTOMERS, "tickets.csv",
                        ["missing: ['quantity']; unexpected: ['qty']"]),
-    "tickets not UTF-8": (_bad_utf8_tickets(), GOOD_CUSTOMERS, "tickets.csv",
-                          ["line 5: byte 0xe9 is not UTF-8", "re-save the file as UTF-8"]),
+    "tickets header not UTF-8": (GOOD_TICKETS.replace(b"event_name", b"event\x96name", 1),
+                                 GOOD_CUSTOMERS, "tickets.csv",
+                                 ["line 1: byte 0x96 is not UTF-8", "re-save the file as UTF-8"]),
     "tickets UTF-16": ("\ufeff".encode("utf-16-le") + GOOD_TICKETS.decode().encode("utf-16-le"),
-                       GOOD_CUSTOMERS, "tickets.csv", ["line 1: byte 0xff is not UTF-8"]),
-    "customers not UTF-8": (GOOD_TICKETS, GOOD_CUSTOMERS.replace("Zoë".encode(), b"Zo\xeb"),
-                            "customer.json", ["line 1: byte 0xeb is not UTF-8"]),
+                       GOOD_CUSTOMERS, "tickets.csv", ["is UTF-16", "re-save it as UTF-8"]),
+    "customers UTF-16": (GOOD_TICKETS, "\ufeff".encode("utf-16-be") + GOOD_CUSTOMERS.decode()
+                         .encode("utf-16-be"), "customer.json", ["is UTF-16", "re-save it as UTF-8"]),
     "customers not JSON": (GOOD_TICKETS, b"CustomerIdentity,Title\n1,Mr\n", "customer.json",
                            ["line 1: not JSON", "starting with '{' or '['"]),
     "customers blank": (GOOD_TICKETS, b"\n \r\n\n", "customer.json", ["line 1: not JSON"]),
@@ -118,6 +116,23 @@ def test_bad_file_stops_before_spark_with_one_clear_line(tmp_path, case):
     assert not any(mark in done.stderr for mark in JAVA_TRACE_MARKS)
     assert done.stdout == ""  # no Spark, no progress
     assert not out.exists()  # no partial outputs
+
+
+@pytest.mark.parametrize("where", ["under a file", "is a file"])
+def test_output_folder_that_cannot_be_created_is_a_parameter_error(tmp_path, where):
+    data = _write_inputs(tmp_path / "data", GOOD_TICKETS, GOOD_CUSTOMERS)
+    blocker = tmp_path / "results.txt"
+    blocker.write_text("a file, not a folder\n")
+    out = blocker / "run1" if where == "under a file" else blocker
+    done = subprocess.run(_runner("--data-dir", str(data), "--output-dir", str(out)),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, done.stderr[:2000]
+    assert lines[0].startswith(f"error: ParameterError: output_dir {out} "), lines[0]
+    assert f"{blocker} is a file, not a folder" in lines[0]
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert blocker.read_text() == "a file, not a folder\n"
 
 
 def test_inputs_are_never_modified(tmp_path):
@@ -271,3 +286,43 @@ def test_a_json_array_of_customers_is_accepted(tmp_path, spark_remote):
     assert [r["reject_reason"] for r in rejected] == ["malformed_json", "duplicate_customer_id"]
     assert rejected[0]["raw_record"] == "[1,2]"
     assert json.loads(rejected[1]["raw_record"]) == CUSTOMERS[0]
+
+
+# -- bytes that are not UTF-8 in one line: that record is rejected, the rest is processed --
+
+BAD_BYTES_TICKET = (b"ORD-4|2|Caf\xe9 v Town|12-Aug-2023|Harbour\x96Park|"
+                    b"2023-08-01 10:00:00|1|20.00\r\n")  # Windows-1252 e-acute and en dash
+LEGIT_FFFD_TICKET = "ORD-5|2|Harbour City v \ufffd|12-Aug-2023|Harbour Park|2023-08-03 10:00:00|1|5.00\n"
+BAD_BYTES_CUSTOMER = (b'{"CustomerIdentity": 3, "Customer Title": "Mr", "First Name": "Ren\xe9", '
+                      b'"Last Name": "Roy"}\n')
+LEGIT_FFFD_CUSTOMER = '{"CustomerIdentity": 4, "First Name": "\ufffd"}\n'
+
+
+@pytest.fixture(scope="module")
+def bad_bytes_run(tmp_path_factory, spark_remote):
+    """One ticket line and one customer line holding Windows-1252 bytes among
+    good lines, and one of each holding a real U+FFFD (valid UTF-8)."""
+    base = tmp_path_factory.mktemp("bad-bytes")
+    tickets = GOOD_TICKETS + BAD_BYTES_TICKET + LEGIT_FFFD_TICKET.encode()
+    customers = GOOD_CUSTOMERS + BAD_BYTES_CUSTOMER + LEGIT_FFFD_CUSTOMER.encode()
+    return _run_00(base, _write_inputs(base / "data", tickets, customers), spark_remote)
+
+
+def test_a_ticket_line_with_bytes_that_are_not_utf8_is_one_malformed_row(bad_bytes_run):
+    quality = _quality(bad_bytes_run)
+    assert {k: n for k, n in quality.items() if k[0] == "tickets"} == {
+        ("tickets", "clean"): 4, ("tickets", "malformed_row"): 1}
+    rejected = _read_csv(bad_bytes_run / "rejects" / "tickets_rejected.csv")
+    decoded = BAD_BYTES_TICKET.decode("utf-8", errors="replace").rstrip("\r\n")
+    assert decoded.count("\ufffd") == 2
+    assert rejected == [dict(zip([*TICKET_COLUMNS, "reject_reason"],
+                                 [*decoded.split("|"), "malformed_row"], strict=True))]
+
+
+def test_a_customer_line_with_bytes_that_are_not_utf8_is_malformed_json(bad_bytes_run):
+    quality = _quality(bad_bytes_run)
+    assert {k: n for k, n in quality.items() if k[0] == "customers"} == {
+        ("customers", "clean"): 3, ("customers", "malformed_json"): 1}
+    rejected = _read_csv(bad_bytes_run / "rejects" / "customers_rejected.csv")
+    assert rejected == [{"raw_record": BAD_BYTES_CUSTOMER.decode("utf-8", errors="replace").strip(),
+                         "reject_reason": "malformed_json"}]

@@ -148,3 +148,61 @@ def test_json_array_file_is_accepted(spark, tmp_path):
         ('{"CustomerIdentity":0}', "invalid_customer_id"),
         ("7", "malformed_json"),
     ]
+
+
+# -- bytes that are not UTF-8: the record is rejected, its text kept with U+FFFD --------
+
+def test_a_ticket_line_that_is_not_utf8_is_malformed_row_even_with_eight_fields(spark, tmp_path):
+    lines = [
+        f"ORD-1|1|{OK}".encode(),
+        b"ORD-2|1|Caf\xe9 v B|12-Aug-2023|Stad|2023-08-01 10:00:00|2|20.00",  # Windows-1252
+        "ORD-3|1|A v \ufffd|12-Aug-2023|Stad|2023-08-01 10:00:00|2|20.00".encode(),  # real U+FFFD
+        b"ORD-4|1|A v B|12-Aug-2023|St\x96d|2023-08-01 10:00:00|2|20.00|extra",
+    ]
+    tickets_path, customers_path = tmp_path / "tickets.csv", tmp_path / "customer.json"
+    tickets_path.write_bytes(HEADER.encode() + b"\n" + b"\r\n".join(lines) + b"\r\n")
+    customers_path.write_text('{"CustomerIdentity": 1}\n')
+    clean_ids = cleaning.classify_customers(read_raw_customers(spark, customers_path)).select("customer_id")
+    tickets = cleaning.classify_tickets(read_ticket_lines(spark, tickets_path), clean_ids)
+    got = tickets.orderBy("_row_seq").collect()
+    assert [r.reject_reason for r in got] == [None, "malformed_row", None, "malformed_row"]
+    assert got[2].event_name == "A v \ufffd"
+    rejected = cleaning.rejected_tickets(tickets).orderBy("_row_seq").collect()
+    assert [tuple(r)[:-2] for r in rejected] == [
+        tuple(lines[1].decode("utf-8", errors="replace").split("|")),
+        ("ORD-4", "1", "A v B", "12-Aug-2023", "St\ufffdd", "2023-08-01 10:00:00", "2", "20.00|extra"),
+    ]
+
+
+def test_a_customer_line_that_is_not_utf8_is_malformed_json(spark, tmp_path):
+    lines = [
+        b'{"CustomerIdentity": 1, "First Name": "Ren\xe9"}',  # valid JSON, Windows-1252 byte
+        '{"CustomerIdentity": 2, "First Name": "\ufffd"}'.encode(),  # a real U+FFFD
+        b'{"CustomerIdentity": 3, "First Name": "Ann"}',
+        b'{"CustomerIdentity": 4, "First Name": "Bo\xc3',  # cut off inside a character
+    ]
+    path = tmp_path / "customer.json"
+    path.write_bytes(b"\n".join(lines))
+    got = cleaning.classify_customers(read_raw_customers(spark, path)).orderBy("_row_seq").collect()
+    assert [(r.reject_reason, r.first_name) for r in got][:3] == [
+        ("malformed_json", "Ren\ufffd"), (None, "\ufffd"), (None, "Ann")]
+    assert got[3].reject_reason == "malformed_json"
+    rejected = cleaning.rejected_customers(cleaning.classify_customers(read_raw_customers(spark, path)))
+    assert [r.raw_record for r in rejected.orderBy("_row_seq").collect()] == [
+        lines[0].decode("utf-8", errors="replace"), lines[3].decode("utf-8", errors="replace")]
+
+
+def test_a_json_array_element_that_is_not_utf8_is_malformed_json(spark, tmp_path):
+    path = tmp_path / "customer.json"
+    path.write_bytes(b'[{"CustomerIdentity": 1, "First Name": "\xef\xbf\xbd"},\n'
+                     b' {"CustomerIdentity": 2, "First Name": "Ren\xe9", "Last Name": "\xef\xbf\xbd"},\n'
+                     b' {"CustomerIdentity": 3, "First Name": "Ann"},\n'
+                     b' {"CustomerIdentity": 4, "First Name": "\\uFFFD"}]')  # a JSON escape
+    classified = cleaning.classify_customers(read_raw_customers(spark, path)).orderBy("_row_seq")
+    got = [(r.raw_record, r.reject_reason) for r in classified.collect()]
+    assert got == [
+        ('{"CustomerIdentity":1,"First Name":"\ufffd"}', None),
+        ('{"CustomerIdentity":2,"First Name":"Ren\ufffd","Last Name":"\ufffd"}', "malformed_json"),
+        ('{"CustomerIdentity":3,"First Name":"Ann"}', None),
+        ('{"CustomerIdentity":4,"First Name":"\ufffd"}', None),
+    ]
