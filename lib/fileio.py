@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -132,9 +133,18 @@ def file_lock(path: str | os.PathLike, blocking: bool = True) -> Iterator[None]:
             handle.seek(0)
             raise LockBusy(path, handle.read().strip()) from None
         try:
-            handle.truncate(0)
-            handle.write(f"{os.getpid()}\n")
-            handle.flush()
+            _note_owner(handle.fileno())
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _note_owner(fd: int) -> None:
+    """Write our pid into a held lock file, for :class:`LockBusy`'s message;
+    on a full disk the lock still holds, only the note is missing."""
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise

@@ -29,12 +29,22 @@ SESSION_SETTINGS = {
     "spark.sql.files.maxPartitionBytes": str(32 * 1024 * 1024),
 }
 
+# The JVM's heap (local sessions and the runner's Connect server); named in the
+# one-line message of a Spark that runs out of memory (out_of_memory_message).
+DRIVER_MEMORY = os.environ.get("SPARK_DRIVER_MEMORY", "4g")
+
+# A Spark Connect server that is gone fails the next call within about 30 s
+# (backoffs 0.05, 0.2, 0.8, 3.2 s, then 5 s x4, plus jitter), not after the
+# client's default of 10+ minutes of retries.
+CONNECT_RETRY = {"max_retries": 8, "initial_backoff": 50, "backoff_multiplier": 4.0,
+                 "max_backoff": 5000}
+
 # Settings fixed when the JVM starts (local or SPARK_MASTER sessions only).
 JVM_OPTIONS = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG4J_FILE}"
 LOCAL_SETTINGS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "4g"),
+    "spark.driver.memory": DRIVER_MEMORY,
     "spark.driver.extraJavaOptions": JVM_OPTIONS,
     "spark.executor.extraJavaOptions": JVM_OPTIONS,
     "spark.sql.warehouse.dir": os.environ.get(
@@ -43,6 +53,17 @@ LOCAL_SETTINGS = {
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.host": "127.0.0.1",
 }
+
+
+def out_of_memory_message() -> str:
+    """What to say, in one line, when Spark ran out of memory."""
+    return f"Spark ran out of memory: raise SPARK_DRIVER_MEMORY (now {DRIVER_MEMORY})"
+
+
+def _bounded_retries(spark: SparkSession) -> None:
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    spark.client.set_retry_policies([DefaultPolicy(**CONNECT_RETRY)])
 
 
 def use_utc_in_python() -> None:
@@ -57,6 +78,7 @@ def get_spark(app_name: str = "ticket-insights") -> SparkSession:
     remote = os.environ.get("SPARK_REMOTE")
     if remote:
         spark = SparkSession.builder.remote(remote).getOrCreate()
+        _bounded_retries(spark)
     else:
         ensure_java()
         # Spark's Python workers run on this interpreter (the venv), not PATH's python3.
