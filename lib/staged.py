@@ -5,12 +5,24 @@ and tickets. The fingerprint covers each input's path, size and modification
 time and the cleaning code itself, so a changed input or rule re-cleans and an
 unchanged one is reused. A file lock makes concurrent notebooks wait for one
 builder instead of all building; the folder is renamed into place only when
-complete, so nobody reads a half-written copy.
+complete, so nobody reads a half-written copy, and a build whose inputs changed
+while they were read is thrown away (:data:`CHANGED`).
+
+**One version per run.** The suite runner fixes the version for its whole
+batch before any notebook starts (:func:`pin_inputs`) and hands it to its
+kernels in the environment (:data:`BATCH_ENV`): every notebook of the batch
+reads exactly that version, even if an input is rewritten meanwhile, and
+fails with :data:`CHANGED` rather than build another. Older versions are
+removed by the runner at the start of a run (:func:`remove_stale_builds`), or
+by a build outside any run when no run holds the output folder. A notebook
+run alone (papermill, Lab) has no pin and stages whatever the inputs are now.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +32,8 @@ from pyspark.sql import functions as F
 
 from lib import cleaning
 from lib.config import Params
-from lib.fileio import file_lock, remove_scratch, replacing_dir
+from lib.errors import InputError
+from lib.fileio import LockBusy, file_lock, remove_scratch, replacing_dir
 from lib.readers import (
     check_input_files,
     read_raw_customers,
@@ -30,6 +43,9 @@ from lib.readers import (
 
 _CODE_FILES = ("readers.py", "columns.py", "cleaning.py", "staged.py")
 _COMPLETE = "_COMPLETE"
+BATCH_ENV = "TICKET_INSIGHTS_BATCH"  # the runner's pin, as JSON (see pin_inputs)
+RUN_LOCK = ".run.lock"  # <output>/.run.lock: held by a suite run for its whole length
+CHANGED = "changed during the run"  # in the InputError of an input rewritten mid-run
 
 
 @dataclass(frozen=True)
@@ -43,14 +59,67 @@ class Staged:
     data_quality: DataFrame
 
 
-def fingerprint(params: Params) -> str:
-    digest = hashlib.sha256()
+def input_state(params: Params) -> dict[str, list[int]]:
+    """Each input's path -> [size, modification time in ns]."""
+    state = {}
     for path in (params.tickets_path, params.customers_path):
         info = path.stat()
-        digest.update(f"{path}|{info.st_size}|{info.st_mtime_ns}\n".encode())
+        state[str(path)] = [info.st_size, info.st_mtime_ns]
+    return state
+
+
+def fingerprint(params: Params, state: dict[str, list[int]] | None = None) -> str:
+    digest = hashlib.sha256()
+    for path, (size, mtime_ns) in (state or input_state(params)).items():
+        digest.update(f"{path}|{size}|{mtime_ns}\n".encode())
     for name in _CODE_FILES:
         digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()[:20]
+
+
+def pin_inputs(params: Params) -> dict:
+    """The staged version of the inputs as they are now, for a whole batch:
+    ``{"fingerprint": ..., "inputs": {path: [size, mtime_ns]}}``. The runner
+    puts it, as JSON, in :data:`BATCH_ENV` for its kernels."""
+    state = input_state(params)
+    return {"fingerprint": fingerprint(params, state), "inputs": state}
+
+
+def batch_pin(params: Params) -> dict | None:
+    """The runner's pin when this process is one of its notebooks (and the
+    pin is for these inputs), else None."""
+    try:
+        pin = json.loads(os.environ.get(BATCH_ENV) or "null")
+    except ValueError:
+        return None
+    if not isinstance(pin, dict) or set(pin.get("inputs") or {}) != {
+            str(params.tickets_path), str(params.customers_path)}:
+        return None
+    return pin
+
+
+def changed_inputs(pin: dict) -> list[Path]:
+    """The pinned inputs whose size or modification time is no longer the pinned one."""
+    changed = []
+    for path, state in pin["inputs"].items():
+        try:
+            info = os.stat(path)
+        except OSError:
+            changed.append(Path(path))
+            continue
+        if [info.st_size, info.st_mtime_ns] != state:
+            changed.append(Path(path))
+    return changed
+
+
+def _require_unchanged(pin: dict) -> None:
+    changed = changed_inputs(pin)
+    if changed:
+        raise InputError(
+            f"{changed[0]}: {CHANGED} (size or modification time differ from when it "
+            "started), so its outputs would mix two versions; run again once the file "
+            "is no longer being written"
+        )
 
 
 def _locked(root: Path):
@@ -74,41 +143,68 @@ def _build(spark: SparkSession, params: Params, target: Path) -> None:
 
 
 def ensure_staged(spark: SparkSession, params: Params) -> Path:
-    """Path of the staged parquet for the current inputs, building it if needed."""
-    params_fp = fingerprint_or_raise(params)
+    """Path of the staged parquet for the current inputs (or the run's pinned
+    version), building it if needed."""
+    pin = _pin(params)
     root = params.staging_dir
-    target = root / params_fp
-    if not (target / _COMPLETE).exists():
-        # not staged yet: every file-level check before the lock and any Spark job
-        check_input_files(params.tickets_path, params.customers_path)
+    target = root / pin["fingerprint"]
+    if (target / _COMPLETE).exists():
+        return target
+    _require_unchanged(pin)  # every file-level check before the lock and any Spark job
+    check_input_files(params.tickets_path, params.customers_path)
     with _locked(root):
         if not (target / _COMPLETE).exists():
             with replacing_dir(target) as scratch:
                 _build(spark, params, scratch)
-        for stale in root.iterdir():  # older versions and crashed builds
-            if stale.is_dir() and stale.name != params_fp:
-                shutil.rmtree(stale, ignore_errors=True)
+                _require_unchanged(pin)  # rewritten while read: never published
+    if batch_pin(params) is None:  # a run removes old versions itself, at its start
+        _remove_old_versions_unless_running(params, keep=pin["fingerprint"])
     return target
 
 
+def _remove_old_versions(root: Path, keep: str) -> None:
+    for stale in root.iterdir():  # older versions and crashed builds
+        if stale.is_dir() and stale.name != keep:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _remove_old_versions_unless_running(params: Params, keep: str) -> None:
+    """Outside a run: drop other versions, unless a run holds the output
+    folder (its notebooks may be reading its own version)."""
+    try:
+        with file_lock(params.output_dir / RUN_LOCK, blocking=False), _locked(params.staging_dir):
+            _remove_old_versions(params.staging_dir, keep)
+    except LockBusy:
+        pass
+
+
 def is_staged(params: Params) -> bool:
-    """True when the current inputs are already cleaned and stored."""
-    return (params.staging_dir / fingerprint_or_raise(params) / _COMPLETE).exists()
+    """True when the current inputs (or the run's pinned version) are already
+    cleaned and stored."""
+    return (params.staging_dir / _pin(params)["fingerprint"] / _COMPLETE).exists()
 
 
-def remove_stale_builds(params: Params) -> None:
+def remove_stale_builds(params: Params, keep: str | None = None) -> None:
     """Drop half-built staging folders a killed run left (waits for a build
-    in progress to finish first)."""
+    in progress to finish first) and, given ``keep`` (the fingerprint a run
+    pinned), every other version. The runner calls it at its start, under its
+    output-folder lock."""
     root = params.staging_dir
     if root.is_dir():
         with _locked(root):
             remove_scratch(root)
+            if keep is not None:
+                _remove_old_versions(root, keep)
 
 
-def fingerprint_or_raise(params: Params) -> str:
-    for path in (params.customers_path, params.tickets_path):
-        require_file(path)
-    return fingerprint(params)
+def _pin(params: Params) -> dict:
+    """The run's pinned version, or (outside a run) that of the inputs now."""
+    pin = batch_pin(params)
+    if pin is None:
+        for path in (params.customers_path, params.tickets_path):
+            require_file(path)
+        pin = pin_inputs(params)
+    return pin
 
 
 def load_staged(spark: SparkSession, params: Params) -> Staged:

@@ -9,10 +9,8 @@ from pathlib import Path
 from lib.config import Params
 from lib.errors import TicketInsightsError
 from lib.fileio import LockBusy, file_lock, remove_scratch
-from lib.staged import remove_stale_builds
+from lib.staged import RUN_LOCK, remove_stale_builds
 from lib.tables import recover
-
-RUN_LOCK = ".run.lock"
 
 
 @contextmanager
@@ -29,14 +27,15 @@ def output_dir_lock(output_dir: Path):
         ) from None
 
 
-def remove_stale_scratch(params: Params) -> None:
-    """Hidden CSV, chart and table scratch, a table caught between its two
-    renames (:func:`lib.tables.recover`) and half-built staged data. Call
-    under :func:`output_dir_lock`. Finished outputs are never touched: each
-    is its old or its new complete version."""
+def remove_stale_scratch(params: Params, keep_staged: str | None = None) -> None:
+    """Hidden CSV, chart, executed notebook and table scratch, a table caught between its two
+    renames (:func:`lib.tables.recover`) and half-built staged data; given
+    ``keep_staged`` (the run's pinned fingerprint), every other staged
+    version too. Call under :func:`output_dir_lock`. Finished outputs are
+    never touched: each is its old or its new complete version."""
     for folder in (params.output_dir, params.rejects_dir, params.charts_dir,
-                   params.warehouse_dir):
+                   params.warehouse_dir, params.output_dir / "notebooks"):
         if folder.is_dir():
             remove_scratch(folder)
     recover(params.warehouse_dir)
-    remove_stale_builds(params)
+    remove_stale_builds(params, keep=keep_staged)
