@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import secrets
 import signal
 import socket
@@ -35,7 +36,8 @@ import pyspark
 
 from lib.errors import TicketInsightsError
 from lib.java import ensure_java
-from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS
+from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS, out_of_memory_message
+from lib.suite.watch import out_of_memory_in_log
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
@@ -181,6 +183,9 @@ def _check_with_client(url: str) -> None:
 
 def _wait_until_ready(server: ConnectServer, deadline: float) -> None:
     while not _port_open(server.port):
+        if not server.running() and out_of_memory_in_log(server.log_path):
+            raise ConnectServerError(f"the Spark Connect server did not start: "
+                                     f"{out_of_memory_message()}")
         if not server.running():
             raise ConnectServerError(
                 f"the Spark Connect server exited with code {server.process.returncode} "
@@ -239,3 +244,23 @@ def start_server(
         server.started_in = time.monotonic() - began
         return server
     raise last_error  # type: ignore[misc]
+
+
+def spark_for_batch(shared: bool, log_path: Path, shown_log: str):
+    """The Spark a runner's batch uses: (description, server or None). Starts
+    a server unless ``SPARK_REMOTE`` names one or sessions are not ``shared``;
+    sets ``SPARK_REMOTE`` for the kernels."""
+    if not shared:
+        if os.environ.pop("SPARK_REMOTE", None):
+            print("note: --no-shared-session: ignoring SPARK_REMOTE", file=sys.stderr)
+        return "a local Spark session per notebook", None
+    remote = os.environ.get("SPARK_REMOTE", "").strip()
+    if remote:
+        shown = re.sub(r";token=[^;]*", ";token=***", remote)
+        return f"Spark Connect endpoint from SPARK_REMOTE ({shown})", None
+    print(f"Starting a local Spark Connect server (log: {shown_log})...", end=" ", flush=True)
+    server = start_server(log_path)
+    print(f"ready in {server.started_in:.1f} s (127.0.0.1:{server.port}, pid {server.pid})",
+          flush=True)
+    os.environ["SPARK_REMOTE"] = server.url  # kernels inherit it
+    return f"shared local Spark Connect server (127.0.0.1:{server.port})", server

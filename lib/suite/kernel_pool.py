@@ -45,6 +45,7 @@ class KernelPool:
         self._ready: queue.Queue = queue.Queue()
         self._room = threading.Semaphore(max(1, ahead))
         self._remote: str | None = None
+        self._aborted = ""  # why no kernel is to be handed out any more
         self._closed = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="kernel-pool",
@@ -67,6 +68,8 @@ class KernelPool:
         self._room.release()
         if isinstance(item, BaseException):
             raise item
+        if self._aborted:  # the kernel is being killed
+            raise KernelError(self._aborted)
         km, connected = item
         os.replace(km.log_path, log_path)  # the open log is now the notebook's
         code = f"import os\nos.environ['JPY_SESSION_NAME'] = {session_name!r}"
@@ -78,6 +81,15 @@ class KernelPool:
     def release(self, km) -> None:
         """Shut down a kernel that ran its notebook."""
         self._call(km.shutdown_kernel(now=True))
+
+    def abort(self, reason: str) -> None:
+        """Start no more kernels; a notebook waiting for one, or taking one
+        from now on, gets :class:`KernelError` (``reason``) at once."""
+        self._aborted = reason
+        self._closed.set()
+        self._room.release()
+        for _ in range(self.total):
+            self._ready.put(KernelError(reason))
 
     def close(self) -> None:
         """Stop starting kernels and shut down those never taken."""

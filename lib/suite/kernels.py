@@ -6,31 +6,46 @@ Each kernel's stdout/stderr (and a local JVM's) goes to
 ``<output>/logs/NN_name.log``; on Ctrl-C or SIGTERM
 :func:`~lib.suite.kernel_pool.kill_kernels` stops every kernel still running.
 A kernel whose runner dies even by ``kill -9`` exits by itself within about a
-second (ipykernel polls its parent process).
+second (ipykernel polls its parent process). A :class:`~lib.suite.watch.Halt`
+stops a batch early: no further notebook starts (each is "not run" with the
+reason), and those whose Spark is gone are given up after :data:`HALT_WAIT` s.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import re
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 from lib.config import Params
+from lib.fileio import scratch_path
 from lib.manifest import manifest_path
 from lib.suite.freshness import record_complete_run, recorded_outputs, run_fingerprint
 from lib.suite.kernel_pool import KERNEL, KernelPool, kill_kernels
 from lib.suite.progress import Progress, Result
+from lib.suite.watch import Halt, named_failure
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+NOT_RUN = "not run"
+HALT_WAIT = 30.0  # s a notebook whose Spark server died may take to fail
+# papermill writes the executed copy under a hidden scratch name (.NN_x.ipynb.<id>.tmp)
+warnings.filterwarnings("ignore", message=r"The specified file .* does not end in one of")
 
 
-def error_summary(error: BaseException) -> str:
-    """The failing cell (index, execution count, first line) and the error's first lines."""
+def error_summary(error: BaseException, output_dir: Path | None = None) -> str:
+    """The failing cell (index, execution count, first line) and the error's
+    first lines; one line naming the cause when it is a known one (disk full
+    in ``output_dir``, Spark out of memory)."""
     from papermill.exceptions import PapermillExecutionError
 
+    named = named_failure(f"{type(error).__name__}: {error}", output_dir or Path("."))
+    if named:
+        return named
     if isinstance(error, PapermillExecutionError):
         first_line = next((ln for ln in error.source.splitlines()
                            if ln.strip() and not ln.startswith("# NBVAL")), "")
@@ -42,35 +57,41 @@ def error_summary(error: BaseException) -> str:
 
 
 def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progress,
-                 kernels: KernelPool, shown_executed: str = "") -> Result:
+                 kernels: KernelPool, shown_executed: str = "",
+                 fingerprint: str | None = None) -> Result:
     """Execute ``notebook`` into ``executed`` with the run's parameters; never
     raises for a notebook error (the result says FAILED and why). What it
-    wrote comes from its manifest, which a success marks complete."""
+    wrote comes from its manifest, which a success marks complete with
+    ``fingerprint`` (the batch's, taken when it started; else taken now)."""
     import papermill
 
     name = notebook.stem
     result = Result(name=name, executed=shown_executed or str(executed))
-    fingerprint = run_fingerprint(notebook, params)  # what it runs with, taken first
+    fingerprint = fingerprint or run_fingerprint(notebook, params)  # taken before it runs
     manifest_path(params.output_dir, name).unlink(missing_ok=True)
     progress.started(name)
     began = time.monotonic()
-    km = None
+    km, scratch = None, scratch_path(executed)  # the executed copy, renamed in place at the end
     try:
         km = kernels.take(str(executed), params.output_dir / "logs" / f"{name}.log")
-        papermill.execute_notebook(
-            str(notebook), str(executed), kernel_name=KERNEL, progress_bar=False, km=km,
-            parameters={
-                "data_dir": str(params.data_dir),
-                "output_dir": str(params.output_dir),
-                "as_of_date": params.as_of_date.isoformat(),
-                "season_start_month": params.season_start_month,
-            },
-        )
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(scratch), kernel_name=KERNEL, progress_bar=False, km=km,
+                parameters={
+                    "data_dir": str(params.data_dir),
+                    "output_dir": str(params.output_dir),
+                    "as_of_date": params.as_of_date.isoformat(),
+                    "season_start_month": params.season_start_month,
+                },
+            )
+        finally:
+            if not _publish(scratch, executed):
+                result.executed = ""  # none written whole: do not point at an older one
         result.status = "ok"
         result.outputs = record_complete_run(notebook, params, fingerprint)
     except Exception as error:  # noqa: BLE001 - any failure is reported, never fatal
         result.status = "FAILED"
-        result.error = error_summary(error)
+        result.error = error_summary(error, params.output_dir)
         result.outputs = recorded_outputs(notebook, params)
     finally:
         if km is not None:
@@ -80,24 +101,56 @@ def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progr
     return result
 
 
+def _publish(scratch: Path, executed: Path) -> bool:
+    """Put papermill's executed copy in place if it was written whole (a full
+    disk can cut it short: then the previous copy stays as it was)."""
+    import nbformat
+
+    try:
+        try:
+            nb = nbformat.read(scratch, as_version=4)
+        except Exception:  # noqa: BLE001 - never written, or cut short
+            return False
+        nb.metadata.setdefault("papermill", {})["output_path"] = str(executed)
+        nbformat.write(nb, scratch)
+        os.replace(scratch, executed)
+        return True
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
 def run_batch(groups: list[list[Path]], jobs: int, run_one: Callable[[Path], Result],
-              progress: Progress) -> tuple[list[Result], bool]:
+              progress: Progress, halt: Halt | None = None) -> tuple[list[Result], bool]:
     """Run each group of notebooks after the previous one, up to ``jobs`` at
     once. Ctrl-C (or SIGTERM raised as KeyboardInterrupt) kills the running
     kernels. Returns the results in notebook order and whether the run was
-    interrupted; a notebook that never finished is "interrupted"."""
+    interrupted; a notebook that never finished is "interrupted". Once
+    ``halt`` has a reason, no notebook starts ("not run"), and those running
+    when it came fail with that reason if it kills them."""
+    halt = halt or Halt()
+
+    def one(notebook: Path) -> Result:
+        result = run_one(notebook)
+        if halt.kill_running and result.status == "FAILED":  # killed for the halt
+            result.error = halt.reason
+        return result
+
     notebooks = [nb for group in groups for nb in group]
     results: dict[str, Result] = {}
-    futures: list[cf.Future] = []
+    futures: dict[cf.Future, str] = {}  # -> notebook name
     pool = cf.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook")
-    interrupted = False
+    interrupted, hung = False, set()  # hung: given up after a killing halt
     try:
         for group in groups:
-            pending = {pool.submit(run_one, nb) for nb in group}
-            futures.extend(pending)
+            pending = {pool.submit(one, nb): nb.stem for nb in group if not halt.reason}
+            futures.update(pending)
             while pending:
-                _, pending = cf.wait(pending, timeout=1.0)
+                done, _ = cf.wait(pending, timeout=0.5)
+                pending = {f: name for f, name in pending.items() if f not in done}
                 progress.tick()
+                if halt.reason:
+                    hung = _halt_batch(pending, halt)
+                    break
     except KeyboardInterrupt:
         interrupted = True
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -108,13 +161,29 @@ def run_batch(groups: list[list[Path]], jobs: int, run_one: Callable[[Path], Res
         kill_kernels()
         cf.wait(futures, timeout=30)
     finally:
-        pool.shutdown(wait=not interrupted)
+        pool.shutdown(wait=not interrupted and not any(f.running() for f in futures))
     for future in futures:
         if future.done() and not future.cancelled() and future.exception() is None:
             result = future.result()
             results[result.name] = result
     for nb in notebooks:
+        result = results.get(nb.stem)
+        if result is None and halt.reason and not interrupted:
+            result = results[nb.stem] = Result(name=nb.stem, error=halt.reason,
+                                               status="FAILED" if nb.stem in hung else NOT_RUN)
+            progress.finished(result)
         result = results.setdefault(nb.stem, Result(name=nb.stem, status="interrupted"))
         if interrupted and result.status == "FAILED":
             result.status = "interrupted"
     return [results[nb.stem] for nb in notebooks], interrupted
+
+
+def _halt_batch(pending: dict[cf.Future, str], halt: Halt) -> set[str]:
+    """Cancel the notebooks not started; wait for those running (at most
+    :data:`HALT_WAIT` s when their Spark is gone, as they are being killed).
+    Returns the names of those still running then."""
+    for future in pending:
+        future.cancel()
+    running = {f: name for f, name in pending.items() if not f.cancelled()}
+    cf.wait(running, timeout=HALT_WAIT if halt.kill_running else None)
+    return {name for f, name in running.items() if not f.done()}

@@ -15,30 +15,42 @@ wrong header, not UTF-8, not JSON) exit with 2 before any Spark starts and
 before anything is written; Ctrl-C, SIGTERM and SIGHUP with 130. A run holds a
 lock on its output folder and first removes the scratch a killed run left
 there. Finally ``<output>/report/index.html`` is built (``lib.report``).
+
+One version of the inputs per run: the staged version is fixed when the run
+starts (:func:`lib.staged.pin_inputs`, handed to the kernels in their
+environment), so an input rewritten meanwhile is not read by this run. Some
+failures stop the batch (:mod:`lib.suite.watch`): the Spark server dying (the
+running notebooks are killed; exit 1), a full disk or Spark out of memory
+(exit 1), an input rewritten before 00 staged it (exit 2); notebooks not
+started are "not run" and the reason is one line.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import re
 import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lib.config import DEFAULTS, PROJECT_ROOT, Params, make_params
+from lib.config import PROJECT_ROOT, Params, make_params
 from lib.errors import TicketInsightsError
 from lib.input_checks import check_input_files
+from lib.staged import BATCH_ENV, changed_inputs, pin_inputs
 from lib.suite.cleanup import output_dir_lock, remove_stale_scratch
+from lib.suite.connect_server import spark_for_batch
 from lib.suite.freshness import recorded_outputs, run_fingerprint, stale_reason
 from lib.suite.kernel_pool import KernelPool, kill_kernels
-from lib.suite.kernels import run_batch, run_notebook
+from lib.suite.kernels import NOT_RUN, run_batch, run_notebook
+from lib.suite.options import arguments, select
+from lib.suite.options import jobs as parallel_jobs
 from lib.suite.progress import UP_TO_DATE, Progress, Result, summary_table
+from lib.suite.watch import Halt, ServerWatch, disk_full, named_failure
 
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 FIRST = "00"  # stages the data; runs alone before the rest
 
 
@@ -49,67 +61,9 @@ class Batch:
     jobs: int
     executed_dir: Path
     shown_from: Path  # the user's working directory, for the paths we print
-
-
-def default_jobs(shared: bool) -> int:
-    """Notebooks at once. With one shared server the kernels mostly wait on it,
-    so twice the cores keeps it busy (on 2 cores, 4 at once was the fastest of
-    2, 3 and 4); with local sessions each notebook is a JVM: one per core."""
-    cores = os.cpu_count() or 2
-    return max(2, min(6, 2 * cores)) if shared else max(1, min(4, cores))
-
-
-def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m lib.run", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--data-dir", default=DEFAULTS["data_dir"],
-                        help="folder with tickets.csv and customer.json (default: %(default)s)")
-    parser.add_argument("--output-dir", default=DEFAULTS["output_dir"],
-                        help="folder the outputs go to (default: %(default)s)")
-    parser.add_argument("--as-of-date", default=DEFAULTS["as_of_date"],
-                        help="yyyy-mm-dd (default: today)")
-    parser.add_argument("--season-start-month", default=DEFAULTS["season_start_month"],
-                        help="1-12 (default: %(default)s)")
-    parser.add_argument("--force", action="store_true",
-                        help="run every notebook, also those whose outputs are up to date")
-    parser.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 03,05")
-    parser.add_argument("--jobs", default=None, help="notebooks at once (default: what suits the machine)")
-    parser.add_argument("--no-shared-session", action="store_true",
-                        help="give every notebook its own local Spark session")
-    parser.add_argument("--notebooks-dir", default=str(PROJECT_ROOT / "notebooks"),
-                        help="where the notebooks are (default: the project's notebooks/)")
-    parser.add_argument("--no-report", action="store_true", help="skip the HTML report")
-    return parser.parse_args(argv)
-
-
-def _select(folder: Path, only: str) -> list[Path]:
-    if not folder.is_dir():
-        raise TicketInsightsError(f"notebooks folder {folder} not found")
-    available = sorted(folder.glob(NOTEBOOK_GLOB))
-    if not available:
-        raise TicketInsightsError(f"no notebooks NN_*.ipynb in {folder}")
-    wanted = [part.strip() for part in only.split(",") if part.strip()]
-    if not wanted:
-        return available
-    numbers = {nb.name[:2] for nb in available}
-    chosen = set()
-    for part in wanted:
-        if not part.isdigit() or f"{int(part):02d}" not in numbers:
-            raise TicketInsightsError(
-                f"--only: no notebook {part!r} in {folder} (have {', '.join(sorted(numbers))})"
-            )
-        chosen.add(f"{int(part):02d}")
-    return [nb for nb in available if nb.name[:2] in chosen]
-
-
-def _jobs(value: str | None, shared: bool) -> int:
-    if value is None or str(value).strip() == "":
-        return default_jobs(shared)
-    if not str(value).strip().isdigit() or int(value) < 1:
-        raise TicketInsightsError(f"--jobs must be a whole number >= 1, got {value!r}")
-    return int(value)
+    pin: dict = field(default_factory=dict)  # the staged version (lib.staged.pin_inputs)
+    fingerprints: dict = field(default_factory=dict)  # notebook -> freshness fingerprint
+    halt: Halt = field(default_factory=Halt)
 
 
 def _shown(path: Path, base: Path) -> str:
@@ -123,8 +77,11 @@ def _shown(path: Path, base: Path) -> str:
 
 def _run_one(notebook: Path, batch: Batch, progress: Progress, kernels: KernelPool) -> Result:
     executed = batch.executed_dir / notebook.name
-    return run_notebook(notebook, executed, batch.params, progress, kernels,
-                        _shown(executed, batch.shown_from))
+    result = run_notebook(notebook, executed, batch.params, progress, kernels,
+                          _shown(executed, batch.shown_from), batch.fingerprints[notebook.stem])
+    if result.status == "FAILED":
+        batch.halt.after(result.error, batch.params.output_dir)
+    return result
 
 
 def _up_to_date(batch: Batch, force: bool) -> dict[str, Result]:
@@ -134,7 +91,7 @@ def _up_to_date(batch: Batch, force: bool) -> dict[str, Result]:
     current = {}
     for nb in batch.notebooks:
         executed = batch.executed_dir / nb.name
-        if stale_reason(nb, executed, batch.params, run_fingerprint(nb, batch.params)) is None:
+        if stale_reason(nb, executed, batch.params, batch.fingerprints[nb.stem]) is None:
             current[nb.stem] = Result(name=nb.stem, status=UP_TO_DATE,
                                       outputs=recorded_outputs(nb, batch.params),
                                       executed=_shown(executed, batch.shown_from))
@@ -152,7 +109,8 @@ def _run_batch(batch: Batch, progress: Progress, current: dict[str, Result],
     first = [nb for nb in to_run if nb.name.startswith(FIRST + "_")]
     rest = [nb for nb in to_run if nb not in first]
     results, interrupted = run_batch([first, rest], batch.jobs,
-                                     lambda nb: _run_one(nb, batch, progress, kernels), progress)
+                                     lambda nb: _run_one(nb, batch, progress, kernels), progress,
+                                     batch.halt)
     ran = {r.name: r for r in results}
     return [current.get(nb.stem) or ran[nb.stem] for nb in batch.notebooks], interrupted
 
@@ -163,35 +121,15 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _prepare_spark(shared: bool, params: Params, shown_from: Path):
-    """Returns (description, server or None); sets SPARK_REMOTE for kernels."""
-    if not shared:
-        if os.environ.pop("SPARK_REMOTE", None):
-            print("note: --no-shared-session: ignoring SPARK_REMOTE", file=sys.stderr)
-        return "a local Spark session per notebook", None
-    remote = os.environ.get("SPARK_REMOTE", "").strip()
-    if remote:
-        shown = re.sub(r";token=[^;]*", ";token=***", remote)
-        return f"Spark Connect endpoint from SPARK_REMOTE ({shown})", None
-    from lib.suite.connect_server import start_server
-
-    log = params.output_dir / "logs" / "connect-server.log"
-    print(f"Starting a local Spark Connect server (log: {_shown(log, shown_from)})...",
-          end=" ", flush=True)
-    server = start_server(log)
-    print(f"ready in {server.started_in:.1f} s (127.0.0.1:{server.port}, pid {server.pid})",
-          flush=True)
-    os.environ["SPARK_REMOTE"] = server.url  # kernels inherit it
-    return f"shared local Spark Connect server (127.0.0.1:{server.port})", server
-
-
 def _build_report(batch: Batch, results: list[Result], run_info: dict) -> str | None:
     from lib.suite.report import build_report
 
     try:
         index = build_report(batch.params.output_dir, results=results, run_info=run_info)
     except Exception as error:  # noqa: BLE001 - the run's outputs stand without it
-        print(f"report: FAILED to build: {type(error).__name__}: {error}", file=sys.stderr)
+        text = f"{type(error).__name__}: {error}"
+        print(f"report: FAILED to build: {named_failure(text, batch.params.output_dir) or text}",
+              file=sys.stderr)
         return None
     return _shown(index, batch.shown_from)
 
@@ -202,8 +140,8 @@ def _prepare(args: argparse.Namespace, user_cwd: Path) -> Batch:
     params = make_params(args.data_dir, args.output_dir, args.as_of_date,
                          args.season_start_month, base_dir=user_cwd)
     check_input_files(params.tickets_path, params.customers_path)  # no Spark needed
-    notebooks = _select((user_cwd / args.notebooks_dir).resolve(), args.only)
-    jobs = _jobs(args.jobs, not args.no_shared_session)
+    notebooks = select((user_cwd / args.notebooks_dir).resolve(), args.only)
+    jobs = parallel_jobs(args.jobs, not args.no_shared_session)
     return Batch(params, notebooks, jobs, params.output_dir / "notebooks", user_cwd)
 
 
@@ -213,11 +151,18 @@ def _summarise(batch: Batch, results: list[Result], seconds: float) -> list[Resu
     print(summary_table(results))
     print(f"\n{len(results)} notebook(s): {len(results) - len(failed)} ok, {len(failed)} not ok, "
           f"in {seconds:.1f} s. Executed notebooks: {_shown(batch.executed_dir, batch.shown_from)}/")
+    if batch.halt.reason:
+        not_run = sum(r.status == NOT_RUN for r in results)
+        skipped = f" ({not_run} notebook(s) not run)" if not_run else ""
+        print(f"error: the run stopped{skipped}: {batch.halt.reason}", file=sys.stderr)
+    for path in changed_inputs(batch.pin):
+        print(f"note: {path} changed during the run; every output of this run is from the "
+              "version it started with: run again to use the new one", file=sys.stderr)
     return failed
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments(argv)
+    args = arguments(argv, __doc__.split("\n\n")[0])
     user_cwd = Path.cwd()
     try:
         batch = _prepare(args, user_cwd)
@@ -230,11 +175,31 @@ def main(argv: list[str] | None = None) -> int:
     except TicketInsightsError as error:  # another run holds the folder
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if named_failure(str(error), batch.params.output_dir) != disk_full(batch.params.output_dir):
+            raise
+        print(f"error: {disk_full(batch.params.output_dir)}", file=sys.stderr)
+        return 1
+
+
+def _pin_batch(batch: Batch) -> Batch:
+    """The staged version and each notebook's freshness fingerprint, taken
+    together from the inputs as they are now (raises if they moved meanwhile)."""
+    params = batch.params
+    pin = pin_inputs(params)
+    fingerprints = {nb.stem: run_fingerprint(nb, params) for nb in batch.notebooks}
+    changed = changed_inputs(pin)
+    if changed:
+        raise TicketInsightsError(f"{changed[0]} changed while the run started; run again "
+                                  "once it is no longer being written")
+    os.environ[BATCH_ENV] = json.dumps(pin)  # the kernels read it (lib.staged)
+    return replace(batch, pin=pin, fingerprints=fingerprints)
 
 
 def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
+    batch = _pin_batch(batch)
     params, jobs = batch.params, batch.jobs
-    remove_stale_scratch(params)
+    remove_stale_scratch(params, keep_staged=batch.pin["fingerprint"])
     os.chdir(PROJECT_ROOT)  # kernels start here; every path above is absolute
     batch.executed_dir.mkdir(parents=True, exist_ok=True)
     print(f"Ticket insights: {len(batch.notebooks)} notebook(s); data "
@@ -244,14 +209,19 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):  # clean up as for Ctrl-C
         signal.signal(sig, _raise_interrupt)
     began = time.monotonic()
-    server = kernels = None
+    server = kernels = watch = None
     try:
         current = _up_to_date(batch, args.force)
         to_run = len(batch.notebooks) - len(current)
         if to_run:  # kernels start and warm up while the Spark server starts
             kernels = KernelPool(params.output_dir / "logs", total=to_run, ahead=jobs).start()
-            spark_mode, server = _prepare_spark(not args.no_shared_session, params, user_cwd)
+            log = params.output_dir / "logs" / "connect-server.log"
+            spark_mode, server = spark_for_batch(not args.no_shared_session, log,
+                                                 _shown(log, user_cwd))
             kernels.use_remote(os.environ.get("SPARK_REMOTE"))
+            if server is not None:  # its death stops the batch at once
+                watch = ServerWatch(server, batch.halt, lambda: (
+                    kernels.abort(batch.halt.reason), kill_kernels())).start()
             print(f"Spark: {spark_mode}; {jobs} notebook(s) at once", flush=True)
         else:
             spark_mode = "none needed: every notebook is up to date (--force re-runs them)"
@@ -265,18 +235,23 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         print(f"\nerror: {error}", file=sys.stderr)
         return 1
     finally:
+        if watch is not None:
+            watch.close()
         if kernels is not None:
             kernels.close()
             kill_kernels()  # any still starting
         if server is not None:
             server.stop()
             os.environ.pop("SPARK_REMOTE", None)
+        os.environ.pop(BATCH_ENV, None)
+        remove_stale_scratch(params, keep_staged=batch.pin["fingerprint"])  # e.g. a killed write
     seconds = time.monotonic() - began
     failed = _summarise(batch, results, seconds)
+    hung = any(t.name.startswith("notebook") and t.is_alive() for t in threading.enumerate())
     if interrupted:
         sys.stdout.flush()
         sys.stderr.flush()
-        if any(t.name.startswith("notebook") and t.is_alive() for t in threading.enumerate()):
+        if hung:
             os._exit(130)  # a notebook thread still hangs on its dead kernel: do not wait
         return 130
     report = None
@@ -289,7 +264,13 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
             return 130
         if report:
             print(f"Report: {report}")
-    return 1 if failed or (report is None and not args.no_report) else 0
+    code = batch.halt.exit_code if batch.halt.reason else (
+        1 if failed or (report is None and not args.no_report) else 0)
+    if hung:  # a notebook given up after its Spark server died
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":
