@@ -12,20 +12,12 @@ from pyspark.sql import functions as F
 
 from lib import columns as C
 from lib.readers import (
-    TICKET_COLUMNS,
     decoded,
     has_invalid_utf8,
     is_malformed_line,
     ticket_fields,
 )
-
-CLEAN_TICKET_COLUMNS = (
-    "order_id", "customer_id", "event_name", "event_date",
-    "venue", "purchase_ts", "quantity", "net_sales",
-)
-CLEAN_CUSTOMER_COLUMNS = (
-    "customer_id", "customer_title", "first_name", "last_name", "email", "phone", "postcode",
-)
+from lib.schema import TICKET_COLUMNS
 
 
 def _first_failure(checks: list[tuple[Column, str]]) -> Column:
@@ -131,7 +123,7 @@ def classify_tickets_by_row(lines: DataFrame, clean_customer_ids: DataFrame) -> 
     return (
         lines.transform(_parsed_ticket_fields)
         .transform(_with_known_customer, clean_customer_ids)
-        .select("_row_seq", "raw_line", *CLEAN_TICKET_COLUMNS, reason.alias("reject_reason"))
+        .select("_row_seq", "raw_line", *TICKET_COLUMNS, reason.alias("reject_reason"))
     )
 
 

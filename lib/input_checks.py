@@ -15,11 +15,8 @@ import json
 from pathlib import Path
 
 from lib.errors import InputError
+from lib.schema import TICKET_COLUMNS
 
-TICKET_COLUMNS = (
-    "order_id", "customer_id", "event_name", "event_date",
-    "venue", "purchase_ts", "quantity", "net_sales",
-)
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _GENERATE_HINT = "run 'python3 generate_data.py' (or 'make data') to create sample inputs"

@@ -22,21 +22,16 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lib.errors import InputError
-from lib.input_checks import (  # noqa: F401 - the checks are re-exported from here too
+from lib.input_checks import (
     CUSTOMER_CHECKS,
     TICKET_CHECKS,
-    TICKET_COLUMNS,
-    check_input_files,
-    check_not_utf16,
     check_once,
-    check_tickets_header,
     expected_content,
     first_char,
-    require_file,
 )
+from lib.schema import TICKET_COLUMNS
 
 _FFFD = "\ufffd"
-CUSTOMER_FIELDS = ("CustomerIdentity", "Customer Title", "First Name", "Last Name", "Email")
 CUSTOMER_SCHEMA = (
     "CustomerIdentity string, `Customer Title` string, `First Name` string, "
     "`Last Name` string, Email string, "

@@ -23,7 +23,7 @@ import nbformat
 import pytest
 
 from lib.config import PROJECT_ROOT
-from lib.readers import TICKET_COLUMNS
+from lib.schema import TICKET_COLUMNS
 
 HEADER = "|".join(TICKET_COLUMNS)
 GOOD_ROWS = [

@@ -8,7 +8,8 @@ import pytest
 from helpers import d, money, ts
 
 from lib import cleaning
-from lib.readers import TICKET_COLUMNS, read_raw_customers, read_ticket_lines
+from lib.readers import read_raw_customers, read_ticket_lines
+from lib.schema import CUSTOMER_COLUMNS, TICKET_COLUMNS
 
 HEADER = "|".join(TICKET_COLUMNS)
 OK = "A v B|12-Aug-2023|Stad|2023-08-01 10:00:00|2|20.00"
@@ -96,7 +97,7 @@ def test_every_ticket_rule_in_file_order(classified):
 
 def test_clean_customer_fields_are_trimmed_and_typed(classified):
     customers, _ = classified
-    clean = cleaning.clean_rows(customers, cleaning.CLEAN_CUSTOMER_COLUMNS).orderBy("_row_seq")
+    clean = cleaning.clean_rows(customers, CUSTOMER_COLUMNS).orderBy("_row_seq")
     got = [tuple(r)[1:] for r in clean.collect()]
     assert got == [
         (1, "Mrs", "Jane", "Doe", "jane@example.com", "07700 900123", "SW1A 1AA"),
@@ -108,7 +109,7 @@ def test_clean_customer_fields_are_trimmed_and_typed(classified):
 
 def test_clean_tickets_are_trimmed_and_typed(classified):
     _, tickets = classified
-    clean = cleaning.clean_rows(tickets, cleaning.CLEAN_TICKET_COLUMNS).orderBy("_row_seq")
+    clean = cleaning.clean_rows(tickets, TICKET_COLUMNS).orderBy("_row_seq")
     got = {r.order_id: tuple(r)[1:] for r in clean.collect()}
     assert got["ORD-2"] == (
         "ORD-2", 2, "A v B", d("2023-08-12"), "Stad", ts("2023-08-01 10:00:00"), 3, money("30.00")

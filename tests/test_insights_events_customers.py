@@ -22,6 +22,7 @@ from helpers import assert_rows, customers_df, d, money, rows, tickets_df
 from lib import cleaning
 from lib.insights import customers as CU
 from lib.insights import events as EV
+from lib.schema import TICKET_COLUMNS
 
 HARBOUR = "Harbour City v Northgate Rovers"
 RISKY = "=Risky v Town"
@@ -112,7 +113,7 @@ def test_01_event_written_in_four_date_formats_is_one_event(spark):
         "_row_seq long, raw_line string",
     )
     known = spark.createDataFrame([(1,)], "customer_id long")
-    clean = cleaning.clean_rows(cleaning.classify_tickets(lines, known), cleaning.CLEAN_TICKET_COLUMNS)
+    clean = cleaning.clean_rows(cleaning.classify_tickets(lines, known), TICKET_COLUMNS)
     assert clean.count() == 4
 
     events = EV.events_summary(clean, season_start_month=8)

@@ -5,15 +5,9 @@ from __future__ import annotations
 import pytest
 
 from lib.errors import InputError
-from lib.readers import (
-    CUSTOMER_CHECKS,
-    TICKET_CHECKS,
-    TICKET_COLUMNS,
-    check_input_files,
-    check_once,
-    read_raw_customers,
-    read_raw_tickets,
-)
+from lib.input_checks import CUSTOMER_CHECKS, TICKET_CHECKS, check_input_files, check_once
+from lib.readers import read_raw_customers, read_raw_tickets
+from lib.schema import TICKET_COLUMNS
 
 HEADER = "|".join(TICKET_COLUMNS)
 ROW = "ORD-1|1|A v B|12-Aug-2023|Stad|2023-08-01 10:00:00|2|20.00"

@@ -16,7 +16,7 @@ import pytest
 from suite_runner import run_suite, suite_env
 
 from lib.config import PROJECT_ROOT
-from lib.readers import TICKET_COLUMNS
+from lib.schema import TICKET_COLUMNS
 
 RISKY_START = tuple("=+-@\t\r")
 PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")

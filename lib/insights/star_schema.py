@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from lib import columns as C
 from lib.insights.events import EVENT_KEY, dim_event, event_facts
+from lib.schema import CUSTOMER_COLUMNS
 
 __all__ = [
     "DENORMALIZED_COLUMNS",
@@ -29,9 +30,6 @@ __all__ = [
 
 ORDER_COLUMNS = ("order_id", "purchase_ts", "quantity", "net_sales")
 EVENT_COLUMNS = ("event_id", "event_name", "event_date", "venue", "season")
-CUSTOMER_COLUMNS = (
-    "customer_id", "customer_title", "first_name", "last_name", "email", "phone", "postcode",
-)
 DENORMALIZED_COLUMNS = (*ORDER_COLUMNS, *EVENT_COLUMNS, *CUSTOMER_COLUMNS)
 DENORMALIZED_ORDER = ("event_date", "purchase_ts", "order_id")
 
