@@ -34,14 +34,11 @@ from lib import cleaning
 from lib.config import Params
 from lib.errors import InputError
 from lib.fileio import LockBusy, file_lock, remove_scratch, replacing_dir
-from lib.readers import (
-    check_input_files,
-    read_raw_customers,
-    read_ticket_lines,
-    require_file,
-)
+from lib.input_checks import check_input_files, require_file
+from lib.readers import read_raw_customers, read_ticket_lines
+from lib.schema import CUSTOMER_COLUMNS, TICKET_COLUMNS
 
-_CODE_FILES = ("readers.py", "columns.py", "cleaning.py", "staged.py")
+_CODE_FILES = ("readers.py", "columns.py", "cleaning.py", "schema.py", "staged.py")
 _COMPLETE = "_COMPLETE"
 BATCH_ENV = "TICKET_INSIGHTS_BATCH"  # the runner's pin, as JSON (see pin_inputs)
 RUN_LOCK = ".run.lock"  # <output>/.run.lock: held by a suite run for its whole length
@@ -218,8 +215,8 @@ def load_staged(spark: SparkSession, params: Params) -> Staged:
         cleaning.outcome_counts(tickets, "tickets")
     )
     return Staged(
-        tickets=cleaning.clean_rows(tickets, cleaning.CLEAN_TICKET_COLUMNS),
-        customers=cleaning.clean_rows(customers, cleaning.CLEAN_CUSTOMER_COLUMNS),
+        tickets=cleaning.clean_rows(tickets, TICKET_COLUMNS),
+        customers=cleaning.clean_rows(customers, CUSTOMER_COLUMNS),
         tickets_rejected=cleaning.rejected_tickets(tickets),
         customers_rejected=cleaning.rejected_customers(customers),
         data_quality=data_quality,
