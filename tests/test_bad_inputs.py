@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from suite_runner import runner_command
 
 from lib.config import PROJECT_ROOT
 from lib.schema import TICKET_COLUMNS
@@ -41,10 +42,6 @@ GOOD_TICKETS = (HEADER + "\n" + "\n".join(GOOD_ROWS) + "\n").encode()
 GOOD_CUSTOMERS = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in CUSTOMERS).encode()
 TEN_MB = 10 * 1024 * 1024
 JAVA_TRACE_MARKS = ("Traceback", "at org.apache", "Py4JJavaError", "Exception in thread", "java.lang.")
-
-
-def _runner(*args: str) -> list[str]:
-    return [sys.executable, "-m", "lib.run", *args]
 
 
 def _write_inputs(folder: Path, tickets: bytes | None, customers: bytes | None) -> Path:
@@ -105,7 +102,7 @@ def test_bad_file_stops_before_spark_with_one_clear_line(tmp_path, case):
     tickets, customers, named, phrases = BAD_FILES[case]
     data = _write_inputs(tmp_path / "data", tickets, customers)
     out = tmp_path / "output"
-    done = subprocess.run(_runner("--data-dir", str(data), "--output-dir", str(out)),
+    done = subprocess.run(runner_command("--data-dir", str(data), "--output-dir", str(out)),
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
@@ -124,7 +121,7 @@ def test_output_folder_that_cannot_be_created_is_a_parameter_error(tmp_path, whe
     blocker = tmp_path / "results.txt"
     blocker.write_text("a file, not a folder\n")
     out = blocker / "run1" if where == "under a file" else blocker
-    done = subprocess.run(_runner("--data-dir", str(data), "--output-dir", str(out)),
+    done = subprocess.run(runner_command("--data-dir", str(data), "--output-dir", str(out)),
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
@@ -139,7 +136,7 @@ def test_inputs_are_never_modified(tmp_path):
     tickets, customers = BAD_FILES["renamed column"][:2]
     data = _write_inputs(tmp_path / "data", tickets, customers)
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in data.iterdir()}
-    subprocess.run(_runner("--data-dir", str(data), "--output-dir", str(tmp_path / "o")),
+    subprocess.run(runner_command("--data-dir", str(data), "--output-dir", str(tmp_path / "o")),
                    cwd=tmp_path, capture_output=True, timeout=120)
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in data.iterdir()} == before
 
@@ -201,7 +198,7 @@ def _run_00(tmp_path: Path, data: Path, spark_remote: str) -> Path:
     out = tmp_path / "output"
     env = {**os.environ, "SPARK_REMOTE": spark_remote}
     done = subprocess.run(
-        _runner("--data-dir", str(data), "--output-dir", str(out), "--only", "00",
+        runner_command("--data-dir", str(data), "--output-dir", str(out), "--only", "00",
                 "--as-of-date", "2026-11-01", "--no-report"),
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )

@@ -6,11 +6,8 @@ server shipped in the ``pyspark`` package (``spark-submit --class
 ...SparkConnectServer``) on this Python (client and server Pythons must match)
 and the project's Java (:func:`lib.java.ensure_java`), bound to 127.0.0.1 on a
 free port and guarded by a random token, and waits until a real client query
-succeeds. Use it as a context manager so it is stopped on success, failure and
-Ctrl-C::
-
-    with start_server(log_path) as server:
-        os.environ["SPARK_REMOTE"] = server.url
+succeeds. Its owner stops it (``server.stop()``) on success, failure and
+Ctrl-C, in a ``finally``.
 
 If the process that started it dies without stopping it (even ``kill -9``), the
 kernel sends the server SIGTERM (Linux ``PR_SET_PDEATHSIG``). That signal is
@@ -149,12 +146,6 @@ class ConnectServer:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-
-    def __enter__(self) -> ConnectServer:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
 
 
 def _port_open(port: int) -> bool:
