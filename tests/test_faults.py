@@ -224,12 +224,15 @@ def test_a_killed_spark_server_fails_the_run_quickly(tmp_path, pinned, clean, sp
     took, output = time.monotonic() - killed, run.output
     assert code == 1, output
     assert took < 40, f"{took:.0f} s after the server died:\n{output}"
-    assert _statuses(output) == {"00_data_quality": "ok", "01_events": "FAILED",
-                                 "08_tickets_denormalized": "not run"}, output
+    statuses = _statuses(output)
+    assert statuses["00_data_quality"] == "ok" and statuses["01_events"] == "FAILED", output
+    # 08 is "not run", or FAILED with the same reason when it took its turn in
+    # the half second before the watch saw the server gone
+    assert statuses["08_tickets_denormalized"] in ("not run", "FAILED"), output
     details = output.split("01_events FAILED:", 1)[1].splitlines()[1].strip()
     assert details.startswith("the Spark server stopped (killed by signal 9)"), output
-    assert "error: the run stopped (1 notebook(s) not run): the Spark server stopped" \
-        in output
+    assert re.search(r"error: the run stopped( \(1 notebook\(s\) not run\))?: "
+                     r"the Spark server stopped", output), output
     _assert_complete(out)
     assert _scratch(out) == []
 
