@@ -1,7 +1,7 @@
 """Re-execute notebooks in place on the pinned data and parameters, so their
 stored outputs are what nbval compares against (``make notebooks``).
 
-All notebooks share one warm Spark Connect server (lib/connect_server.py), or
+All notebooks share one warm Spark Connect server (lib/suite/connect_server.py), or
 the endpoint in ``SPARK_REMOTE`` if one is set. Run timestamps that papermill
 and nbclient write into the notebooks are dropped, so a refresh that changes no
 result leaves no diff.

@@ -25,7 +25,7 @@ from pathlib import Path
 from lib.config import Params
 from lib.fileio import scratch_path
 from lib.manifest import manifest_path
-from lib.suite.freshness import record_complete_run, recorded_outputs, run_fingerprint
+from lib.suite.freshness import record_complete_run, recorded_outputs
 from lib.suite.kernel_pool import KERNEL, KernelPool, kill_kernels
 from lib.suite.progress import Progress, Result
 from lib.suite.watch import Halt, named_failure
@@ -57,17 +57,15 @@ def error_summary(error: BaseException, output_dir: Path | None = None) -> str:
 
 
 def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progress,
-                 kernels: KernelPool, shown_executed: str = "",
-                 fingerprint: str | None = None) -> Result:
+                 kernels: KernelPool, shown_executed: str, fingerprint: str) -> Result:
     """Execute ``notebook`` into ``executed`` with the run's parameters; never
     raises for a notebook error (the result says FAILED and why). What it
     wrote comes from its manifest, which a success marks complete with
-    ``fingerprint`` (the batch's, taken when it started; else taken now)."""
+    ``fingerprint`` (the batch's, taken when the batch started)."""
     import papermill
 
     name = notebook.stem
     result = Result(name=name, executed=shown_executed or str(executed))
-    fingerprint = fingerprint or run_fingerprint(notebook, params)  # taken before it runs
     manifest_path(params.output_dir, name).unlink(missing_ok=True)
     progress.started(name)
     began = time.monotonic()
