@@ -8,13 +8,16 @@
      "parameters": {"season_start_month": 8},
      "outputs": [{"path": "03_customer_events.csv", "kind": "csv", "rows": 1874,
                   "bytes": 95112, "mtime_ns": 1764...}],
+     "actions": [{"action": "write 03_customer_events.csv", "seconds": 0.8}, ...],
      "fingerprint": "..."}
 
 ``parameters`` holds only the parameters the notebook actually read (see
 :class:`TrackedParams`), so the runner knows which notebooks a changed
 parameter affects. ``fingerprint`` is added by the runner once the notebook
 succeeded (it alone knows the notebook file it ran). Each output's size and
-modification time show whether it was changed by hand since.
+modification time show whether it was changed by hand since. ``actions``
+lists each Spark action the notebook helpers ran (writes, tables, the small
+results fetched for charts) with its seconds, in order: the bench prints them.
 """
 
 from __future__ import annotations
@@ -79,21 +82,32 @@ class Recorder:
     params: TrackedParams
     began: float = field(default_factory=time.monotonic)
     outputs: list[dict] = field(default_factory=list)
+    actions: list[dict] = field(default_factory=list)
 
     def wrote(self, path: Path, kind: str, rows: int | None = None) -> None:
         if self.notebook is None:
             return
-        output_dir = self.params.output_dir
-        entry = {"path": path.relative_to(output_dir).as_posix(), "kind": kind,
+        entry = {"path": path.relative_to(self.params.output_dir).as_posix(), "kind": kind,
                  **file_state(path)}
         if rows is not None:
             entry["rows"] = rows
         self.outputs = [o for o in self.outputs if o["path"] != entry["path"]] + [entry]
-        write_manifest(manifest_path(output_dir, self.notebook), {
+        self._save()
+
+    def timed(self, action: str, seconds: float) -> None:
+        """Note one Spark action and how long it took."""
+        if self.notebook is None:
+            return
+        self.actions.append({"action": action, "seconds": round(seconds, 3)})
+        self._save()
+
+    def _save(self) -> None:
+        write_manifest(manifest_path(self.params.output_dir, self.notebook), {
             "notebook": self.notebook,
             "seconds": round(time.monotonic() - self.began, 2),
             "parameters": dict(sorted(self.params.read.items())),
             "outputs": self.outputs,
+            "actions": self.actions,
         })
 
 

@@ -1,12 +1,19 @@
 """What every insight notebook does around its one transform: validate the
-parameters, get Spark and the staged data, preview, chart and write, and
-record each write in the notebook's manifest (:mod:`lib.manifest`).
+parameters, get Spark and the staged data, write and preview, fetch small
+results for charts, and record each write and each Spark action's seconds in
+the notebook's manifest (:mod:`lib.manifest`).
+
+Each result is computed once, by its write; the preview is read back from the
+written file. Charts aggregate in Spark and fetch only the aggregate.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
+import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 
 from lib.config import DEFAULTS, make_params
@@ -15,6 +22,7 @@ from lib.staged import Staged, is_staged, load_staged
 from lib.writer import write_csv
 
 PREVIEW_ROWS = 10
+MAX_FETCH_ROWS = 100_000  # what fetch brings to the driver at most: small results only
 
 
 @dataclass(frozen=True)
@@ -48,23 +56,63 @@ def setup(
                    recorder=Recorder(notebook_name(), tracked))
 
 
-def preview(df: DataFrame, rows: int = PREVIEW_ROWS, keep: bool = True) -> int:
-    """Print the row count and the first rows (as they will be written).
+def write(df: DataFrame, ctx: Context, relative_path: str, rows: int = PREVIEW_ROWS) -> None:
+    """Write an output CSV under the output folder (atomically), then show its
+    row count and first ``rows`` rows as written.
 
-    With ``keep`` the result is cached on first use, so the chart, the table
-    and the CSV that follow reuse it instead of computing it again;
-    :func:`write` releases it.
+    The write is the result's one Spark job: the count comes from the writer
+    and the preview from the file itself, so nothing is computed twice and
+    nothing needs caching.
     """
+    began = time.monotonic()
+    written = write_csv(df, ctx.params.output_dir / relative_path)
+    ctx.recorder.timed(f"write {relative_path}", time.monotonic() - began)
+    ctx.recorder.wrote(written.path, "csv", written.rows)
+    _print_head(written.rows, read_head(written.path, rows))
+    print(f"wrote {relative_path}")
+
+
+def read_head(path: Path, rows: int = PREVIEW_ROWS) -> pd.DataFrame:
+    """The first ``rows`` rows of a written CSV, every field as its text."""
+    return pd.read_csv(path, nrows=rows, dtype=str, keep_default_na=False)
+
+
+def read_small_output(ctx: Context, relative_path: str, max_rows: int = MAX_FETCH_ROWS) -> pd.DataFrame:
+    """A whole written CSV of a small grain (events, titles, seasons) as
+    pandas, typed by pandas, e.g. for a chart; refuses a large one."""
+    frame = pd.read_csv(ctx.params.output_dir / relative_path, nrows=max_rows + 1)
+    if len(frame) > max_rows:
+        raise ValueError(f"{relative_path} has more than {max_rows:,} rows; "
+                         "read_small_output is for small outputs")
+    return frame
+
+
+def fetch(df: DataFrame, ctx: Context, what: str, max_rows: int = MAX_FETCH_ROWS) -> pd.DataFrame:
+    """Bring a small, aggregated result to the driver (for a chart or a
+    table), timed in the manifest as ``what``; refuses more than ``max_rows``
+    rows, so a full-data result never reaches the driver by mistake."""
+    began = time.monotonic()
+    frame = df.limit(max_rows + 1).toPandas()
+    ctx.recorder.timed(what, time.monotonic() - began)
+    if len(frame) > max_rows:
+        raise ValueError(f"{what}: more than {max_rows:,} rows; fetch is for small results")
+    return frame
+
+
+def show(df: DataFrame, ctx: Context, what: str, rows: int = PREVIEW_ROWS) -> pd.DataFrame:
+    """Print a small computed result that is not written (e.g. a SQL
+    summary) the way :func:`write` previews a file: row count, first rows."""
     from lib.writer import format_for_csv
 
-    if keep:
-        df.persist()
-    count = df.count()
-    head = format_for_csv(df).limit(rows).toPandas()
-    print(f"{count:,} rows; first {min(rows, count)}:")
+    frame = fetch(format_for_csv(df), ctx, what)
+    _print_head(len(frame), frame.head(rows))
+    return frame
+
+
+def _print_head(count: int, head: pd.DataFrame) -> None:
+    print(f"{count:,} rows; first {min(len(head), count)}:")
     if count:
         print(head.to_string(index=False, na_rep=""))
-    return count
 
 
 def save_chart(fig, ctx: Context, name: str) -> None:
@@ -77,16 +125,13 @@ def save_chart(fig, ctx: Context, name: str) -> None:
     ctx.recorder.wrote(chart, "chart")
 
 
-def write(df: DataFrame, ctx: Context, relative_path: str) -> None:
-    """Write an output CSV under the output folder (atomically)."""
-    written = write_csv(df, ctx.params.output_dir / relative_path)
-    df.unpersist()  # the write is each result's last use
-    ctx.recorder.wrote(written.path, "csv", written.rows)
-    print(f"wrote {relative_path}")
-
-
-def save_table(df: DataFrame, ctx: Context, name: str) -> None:
-    """Persist ``df`` as the Spark SQL table ``name`` (:func:`lib.tables.save_table`)."""
+def save_table(df: DataFrame, ctx: Context, name: str) -> DataFrame:
+    """Persist ``df`` as the Spark SQL table ``name`` (:func:`lib.tables.save_table`)
+    and return the saved table, to write its CSV from without computing it again."""
     from lib.tables import save_table as save
 
-    ctx.recorder.wrote(save(df, ctx.params, name), "table")
+    began = time.monotonic()
+    path = save(df, ctx.params, name)
+    ctx.recorder.timed(f"save table {name}", time.monotonic() - began)
+    ctx.recorder.wrote(path, "table")
+    return ctx.spark.read.parquet(str(path))

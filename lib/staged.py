@@ -40,6 +40,7 @@ from lib.schema import CUSTOMER_COLUMNS, TICKET_COLUMNS
 
 _CODE_FILES = ("readers.py", "columns.py", "cleaning.py", "schema.py", "staged.py")
 _COMPLETE = "_COMPLETE"
+RAW_COUNTS = "raw_counts.json"  # records read from each input, by dataset
 BATCH_ENV = "TICKET_INSIGHTS_BATCH"  # the runner's pin, as JSON (see pin_inputs)
 RUN_LOCK = ".run.lock"  # <output>/.run.lock: held by a suite run for its whole length
 CHANGED = "changed during the run"  # in the InputError of an input rewritten mid-run
@@ -54,6 +55,7 @@ class Staged:
     tickets_rejected: DataFrame
     customers_rejected: DataFrame
     data_quality: DataFrame
+    raw_counts: dict[str, int]  # records read from each input: {"customers": n, "tickets": m}
 
 
 def input_state(params: Params) -> dict[str, list[int]]:
@@ -136,6 +138,9 @@ def _build(spark: SparkSession, params: Params, target: Path) -> None:
     cleaning.classify_tickets_by_row(lines, clean_ids).write.parquet(str(target / "tickets"))
     by_row = spark.read.parquet(str(target / "tickets"))
     cleaning.repeated_order_rows(by_row).write.parquet(str(target / "repeated_orders"))
+    # one staged row per raw record: counted from the parquet footers, not by reading again
+    counts = {"customers": spark.read.parquet(customers_path).count(), "tickets": by_row.count()}
+    (target / RAW_COUNTS).write_text(json.dumps(counts, sort_keys=True) + "\n")
     (target / _COMPLETE).write_text("ok\n")
 
 
@@ -220,4 +225,5 @@ def load_staged(spark: SparkSession, params: Params) -> Staged:
         tickets_rejected=cleaning.rejected_tickets(tickets),
         customers_rejected=cleaning.rejected_customers(customers),
         data_quality=data_quality,
+        raw_counts=json.loads((folder / RAW_COUNTS).read_text()),
     )

@@ -55,11 +55,14 @@ result = events.events_summary(ctx.staged.tickets, ctx.params.season_start_month
 
 # %% [markdown]
 # ## Result
-# Row count and the first events, as they will be written.
+# Written to `01_events.csv` in the contract's format
+# ([§5.1](../docs/contract.md#51-csv-format)) through the shared writer (atomic; text made
+# formula-safe); the row count and the first rows below are read back from the written
+# file.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-nb.preview(result)
+nb.write(result, ctx, "01_events.csv")
 
 # %% [markdown]
 # ## Orders per event over time
@@ -69,7 +72,7 @@ nb.preview(result)
 import matplotlib.pyplot as plt
 import pandas as pd
 
-per_event = result.select("event_date", "order_count", "season").toPandas()
+per_event = nb.read_small_output(ctx, "01_events.csv")  # one row per event: small
 per_event["event_date"] = pd.to_datetime(per_event["event_date"])
 fig, ax = plt.subplots(figsize=(11, 4))
 for season, rows in per_event.groupby("season"):
@@ -81,10 +84,3 @@ ax.set_ylabel("orders")
 ax.legend(title="season", fontsize=8, ncol=2)
 fig.tight_layout()
 nb.save_chart(fig, ctx, "01_events")
-
-# %% [markdown]
-# ## Write the output
-# One CSV file in the contract's format ([§5.1](../docs/contract.md#51-csv-format)) through the shared writer (atomic; text made formula-safe).
-
-# %%
-nb.write(result, ctx, "01_events.csv")

@@ -52,11 +52,14 @@ result = customers.customer_events(ctx.staged.tickets, ctx.staged.customers)
 
 # %% [markdown]
 # ## Result
-# Row count and the first customers, as they will be written.
+# Written to `03_customer_events.csv` in the contract's format
+# ([§5.1](../docs/contract.md#51-csv-format)) through the shared writer (atomic; text made
+# formula-safe); the row count and the first rows below are read back from the written
+# file.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-nb.preview(result, rows=5)
+nb.write(result, ctx, "03_customer_events.csv", rows=5)
 
 # %% [markdown]
 # ## Distribution of events per customer
@@ -65,7 +68,9 @@ nb.preview(result, rows=5)
 # %%
 import matplotlib.pyplot as plt
 
-distribution = result.groupBy("event_count").count().orderBy("event_count").toPandas()
+distribution = nb.fetch(
+    result.groupBy("event_count").count().orderBy("event_count"), ctx, "chart data"
+)
 fig, ax = plt.subplots(figsize=(9, 3.8))
 ax.bar(distribution["event_count"], distribution["count"], color="#4f81bd")
 ax.set_title("Customers by number of distinct events attended")
@@ -73,10 +78,3 @@ ax.set_xlabel("distinct events")
 ax.set_ylabel("customers")
 fig.tight_layout()
 nb.save_chart(fig, ctx, "03_customer_events")
-
-# %% [markdown]
-# ## Write the output
-# One CSV file in the contract's format ([§5.1](../docs/contract.md#51-csv-format)) through the shared writer (atomic; text made formula-safe).
-
-# %%
-nb.write(result, ctx, "03_customer_events.csv")

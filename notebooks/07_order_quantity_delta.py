@@ -53,11 +53,14 @@ result = orders.order_quantity_delta(ctx.staged.tickets)
 
 # %% [markdown]
 # ## Result
-# Row count and the first orders, as they will be written.
+# Written to `07_order_quantity_delta.csv` in the contract's format
+# ([§5.1](../docs/contract.md#51-csv-format)) through the shared writer (atomic; text made
+# formula-safe); the row count and the first rows below are read back from the written
+# file.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-nb.preview(result)
+nb.write(result, ctx, "07_order_quantity_delta.csv")
 
 # %% [markdown]
 # ## Distribution of quantity deltas
@@ -68,8 +71,9 @@ import matplotlib.pyplot as plt
 
 deltas = (
     result.where("quantity_delta IS NOT NULL")
-    .groupBy("quantity_delta").count().orderBy("quantity_delta").toPandas()
+    .groupBy("quantity_delta").count().orderBy("quantity_delta")
 )
+deltas = nb.fetch(deltas, ctx, "chart data")
 colours = ["#c0504d" if d < 0 else "#9bbb59" if d > 0 else "#808080" for d in deltas["quantity_delta"]]
 fig, ax = plt.subplots(figsize=(10, 3.8))
 ax.bar(deltas["quantity_delta"], deltas["count"], color=colours)
@@ -78,10 +82,3 @@ ax.set_xlabel("quantity - previous quantity")
 ax.set_ylabel("orders")
 fig.tight_layout()
 nb.save_chart(fig, ctx, "07_order_quantity_delta")
-
-# %% [markdown]
-# ## Write the output
-# One CSV file in the contract's format ([§5.1](../docs/contract.md#51-csv-format)) through the shared writer (atomic; text made formula-safe).
-
-# %%
-nb.write(result, ctx, "07_order_quantity_delta.csv")

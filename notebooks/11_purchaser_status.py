@@ -62,11 +62,14 @@ result = seasons.purchaser_status(
 
 # %% [markdown]
 # ## Result
-# Row count and the first customers, as they will be written.
+# Written to `11_purchaser_status.csv` in the contract's format
+# ([§5.1](../docs/contract.md#51-csv-format)) through the shared writer (atomic; text made
+# formula-safe); the row count and the first rows below are read back from the written
+# file.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-nb.preview(result)
+nb.write(result, ctx, "11_purchaser_status.csv")
 
 # %% [markdown]
 # ## Customers per status
@@ -74,7 +77,10 @@ nb.preview(result)
 # %%
 # NBVAL_CHECK_OUTPUT
 STATUSES = [seasons.PREVIOUS, seasons.CURRENT, seasons.FUTURE]
-rows = result.groupBy("current_season", "purchaser_status").count().collect()  # <= 3 rows
+per_status_rows = nb.fetch(
+    result.groupBy("current_season", "purchaser_status").count(), ctx, "counts per status"
+)  # <= 3 rows
+rows = per_status_rows.to_dict("records")
 per_status = {status: 0 for status in STATUSES}
 per_status.update({row["purchaser_status"]: row["count"] for row in rows})
 current_season = rows[0]["current_season"] if rows else "none (no orders)"
@@ -94,10 +100,3 @@ ax.set_ylabel("customers")
 ax.margins(y=0.12)
 fig.tight_layout()
 nb.save_chart(fig, ctx, "11_purchaser_status")
-
-# %% [markdown]
-# ## Write the output
-# One CSV file in the contract's format ([§5.1](../docs/contract.md#51-csv-format)) through the shared writer (atomic).
-
-# %%
-nb.write(result, ctx, "11_purchaser_status.csv")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 
+import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
 from lib.config import make_params
+from lib.insights.quality import reconciliation
 from lib.readers import raw_record_counts
 from lib.staged import ensure_staged, load_staged
 from lib.suite.pinned import make_pinned_data
@@ -31,6 +33,7 @@ def generated(spark, tmp_path_factory):
 def test_raw_equals_clean_plus_rejected(spark, generated):
     params, staged = generated
     raw = raw_record_counts(spark, params.tickets_path, params.customers_path)
+    assert staged.raw_counts == raw  # what 00 reconciles against, counted while staging
     assert raw["tickets"] == staged.tickets.count() + staged.tickets_rejected.count()
     assert raw["customers"] == staged.customers.count() + staged.customers_rejected.count()
     totals = {r.dataset: r.rows for r in staged.data_quality.groupBy("dataset").agg(
@@ -63,3 +66,22 @@ def test_staged_data_is_reused_until_an_input_changes(spark, generated):
     os.utime(params.tickets_path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
     second = ensure_staged(spark, params)
     assert second != first and not first.exists()  # the stale version is removed
+
+
+def test_reconciliation_adds_clean_and_rejected_per_dataset():
+    outcomes = pd.DataFrame({"dataset": ["customers", "tickets", "tickets"],
+                             "outcome": ["clean", "clean", "malformed_row"], "rows": [3, 5, 2]})
+    recon = reconciliation(outcomes, {"tickets": 7, "customers": 4})
+    assert recon.to_dict("records") == [
+        {"dataset": "customers", "raw_rows": 4, "clean_rows": 3, "rejected_rows": 0,
+         "reconciles": False},  # one customer record lost: must show
+        {"dataset": "tickets", "raw_rows": 7, "clean_rows": 5, "rejected_rows": 2,
+         "reconciles": True},
+    ]
+
+
+def test_reconciliation_of_a_dataset_with_no_outcome_rows():
+    outcomes = pd.DataFrame({"dataset": ["tickets"], "outcome": ["clean"], "rows": [1]})
+    recon = reconciliation(outcomes, {"tickets": 1, "customers": 0})
+    assert recon[["dataset", "clean_rows", "reconciles"]].values.tolist() == [
+        ["customers", 0, True], ["tickets", 1, True]]

@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 from lib import columns as C
 
 EVENT_KEY = ("event_name", "event_date")
+EVENT_ORDER = ("event_date", "event_name")  # the row order of 01 and 09_dim_event
 
 
 def event_facts(tickets: DataFrame, season_start_month: int) -> DataFrame:
@@ -60,7 +61,7 @@ def events_summary(tickets: DataFrame, season_start_month: int) -> DataFrame:
             "tickets_sold",
             "net_sales",
         )
-        .orderBy("event_date", "event_name")
+        .orderBy(*EVENT_ORDER)
     )
 
 
@@ -69,5 +70,5 @@ def dim_event(tickets: DataFrame, season_start_month: int) -> DataFrame:
     return (
         event_facts(tickets, season_start_month)
         .select("event_id", "event_name", "event_date", "venue", "season")
-        .orderBy("event_date", "event_name")
+        .orderBy(*EVENT_ORDER)
     )

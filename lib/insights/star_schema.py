@@ -6,6 +6,10 @@
 on ``customer_id`` and ``dim_event`` on ``event_id``; joining the three back
 gives 08 row for row (:func:`rebuild_denormalized`).
 
+The two order-grain results come unsorted too (:func:`denormalized_rows`,
+:func:`fact_rows`): saved as tables they need no order, and their CSVs sort
+the saved table once (``*_ORDER``), instead of sorting 10M rows twice.
+
 ``event_id`` is always :func:`lib.columns.event_id` of the event's natural key
 (name, date), so the same event has the same id in 01, 08 and 09, in every run.
 """
@@ -16,13 +20,19 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lib import columns as C
-from lib.insights.events import EVENT_KEY, dim_event, event_facts
+from lib.insights.events import EVENT_KEY, EVENT_ORDER, dim_event, event_facts
 from lib.schema import CUSTOMER_COLUMNS
 
 __all__ = [
     "DENORMALIZED_COLUMNS",
+    "DENORMALIZED_ORDER",
+    "DIM_CUSTOMER_ORDER",
+    "DIM_EVENT_ORDER",
+    "FACT_ORDER",
+    "denormalized_rows",
     "dim_customer",
     "dim_event",
+    "fact_rows",
     "fact_transaction",
     "rebuild_denormalized",
     "tickets_denormalized",
@@ -32,6 +42,9 @@ ORDER_COLUMNS = ("order_id", "purchase_ts", "quantity", "net_sales")
 EVENT_COLUMNS = ("event_id", "event_name", "event_date", "venue", "season")
 DENORMALIZED_COLUMNS = (*ORDER_COLUMNS, *EVENT_COLUMNS, *CUSTOMER_COLUMNS)
 DENORMALIZED_ORDER = ("event_date", "purchase_ts", "order_id")
+FACT_ORDER = ("purchase_ts", "order_id")
+DIM_CUSTOMER_ORDER = ("customer_id",)
+DIM_EVENT_ORDER = EVENT_ORDER
 
 
 def _event_attributes(tickets: DataFrame, season_start_month: int) -> DataFrame:
@@ -39,11 +52,11 @@ def _event_attributes(tickets: DataFrame, season_start_month: int) -> DataFrame:
     return event_facts(tickets, season_start_month).select(*EVENT_COLUMNS)
 
 
-def tickets_denormalized(
+def denormalized_rows(
     tickets: DataFrame, customers: DataFrame, season_start_month: int
 ) -> DataFrame:
-    """08 (docs/contract.md §5.3): one row per clean order with its event's and its customer's
-    attributes, by event date, purchase time, order id.
+    """08's rows (docs/contract.md §5.3), in no particular order: one row per
+    clean order with its event's and its customer's attributes.
 
     ``venue`` is the event's venue (docs/contract.md §2.6: its first clean order's venue), so
     every order of an event shows the same one. Both joins are inner and lose
@@ -56,19 +69,26 @@ def tickets_denormalized(
         .join(F.broadcast(events), on=list(EVENT_KEY), how="inner")
         .join(customers.select(*CUSTOMER_COLUMNS), on="customer_id", how="inner")
         .select(*DENORMALIZED_COLUMNS)
-        .orderBy(*DENORMALIZED_ORDER)
     )
+
+
+def tickets_denormalized(
+    tickets: DataFrame, customers: DataFrame, season_start_month: int
+) -> DataFrame:
+    """08 (docs/contract.md §5.3): :func:`denormalized_rows` by event date,
+    purchase time, order id."""
+    return denormalized_rows(tickets, customers, season_start_month).orderBy(*DENORMALIZED_ORDER)
 
 
 def dim_customer(customers: DataFrame) -> DataFrame:
     """09_dim_customer.csv (docs/contract.md §5.3): every clean customer
     (ordered or not), by id."""
-    return customers.select(*CUSTOMER_COLUMNS).orderBy("customer_id")
+    return customers.select(*CUSTOMER_COLUMNS).orderBy(*DIM_CUSTOMER_ORDER)
 
 
-def fact_transaction(tickets: DataFrame) -> DataFrame:
-    """09_fact_transaction.csv (docs/contract.md §5.3): one row per clean order with its foreign
-    keys, by purchase time then order id. ``event_id`` is computed from the
+def fact_rows(tickets: DataFrame) -> DataFrame:
+    """09's fact (docs/contract.md §5.3), in no particular order: one row per
+    clean order with its foreign keys. ``event_id`` is computed from the
     order's own (event_name, event_date), the same function dim_event uses, so
     no join is needed to find it."""
     return tickets.select(
@@ -78,7 +98,13 @@ def fact_transaction(tickets: DataFrame) -> DataFrame:
         "purchase_ts",
         "quantity",
         "net_sales",
-    ).orderBy("purchase_ts", "order_id")
+    )
+
+
+def fact_transaction(tickets: DataFrame) -> DataFrame:
+    """09_fact_transaction.csv (docs/contract.md §5.3): :func:`fact_rows` by
+    purchase time then order id."""
+    return fact_rows(tickets).orderBy(*FACT_ORDER)
 
 
 def rebuild_denormalized(
