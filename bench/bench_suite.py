@@ -18,9 +18,12 @@ nothing changed, to time the up-to-date check (no notebook should run).
 Writes ``output/bench/results.csv``: one row per run (``notebook`` = ``suite``)
 and one per notebook, with where its time went: waiting for a kernel and
 papermill's start (``kernel_s``), the setup cell (imports, Spark session,
-staged data), the transform and its preview, the chart, and the writes (CSV
-and tables). Also ``output/bench/suite_scaling.png``. Only measures; nothing
-here asserts a time.
+staged data), the writes (CSV and tables: each result is computed by its
+write), the charts with the small results fetched for them, and the rest
+(``other_s``: transforms defined, SQL summaries, checks). ``actions`` lists
+every Spark action the notebook helpers timed (from the notebook's manifest),
+and is printed per notebook. Also ``output/bench/suite_scaling.png``. Only
+measures; nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -37,16 +40,20 @@ from pathlib import Path
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lib.manifest import manifest_path, read_manifest  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench"
 RESULTS = ROOT / "output" / "bench"
 REFERENCE_DATE = "2026-11-01"
 CUSTOMERS = {10_000: 2_000, 1_000_000: 100_000, 10_000_000: 500_000}
 NOTEBOOKS = [f"{n:02d}" for n in range(12)]
-FIELDS = ["orders", "mode", "notebook", "wall_seconds", "kernel_s", "setup_s", "compute_preview_s",
-          "chart_s", "write_s", "rows_per_second", "jvm_peak_mb", "python_peak_mb", "exit_code"]
+FIELDS = ["orders", "mode", "notebook", "wall_seconds", "kernel_s", "setup_s", "write_s",
+          "chart_s", "other_s", "rows_per_second", "jvm_peak_mb", "python_peak_mb", "exit_code",
+          "actions"]
 PHASES = (("setup_s", "nb.setup("), ("chart_s", "nb.save_chart("), ("write_s", "nb.write("),
-          ("write_s", "nb.save_table("))
+          ("write_s", "nb.save_table("), ("chart_s", "nb.fetch("))
 
 
 def dataset(orders: int) -> Path:
@@ -88,7 +95,13 @@ class PeakMemory(threading.Thread):
 
 
 def _phase(source: str) -> str:
-    return next((name for name, call in PHASES if call in source), "compute_preview_s")
+    return next((name for name, call in PHASES if call in source), "other_s")
+
+
+def _actions(output: Path, notebook: str) -> str:
+    """The Spark actions the notebook's helpers timed, as ``what=seconds; ...``."""
+    manifest = read_manifest(manifest_path(output, notebook)) or {}
+    return "; ".join(f"{a['action']}={a['seconds']:.2f}" for a in manifest.get("actions", []))
 
 
 def notebook_phases(output: Path, base: dict) -> list[dict]:
@@ -100,13 +113,14 @@ def notebook_phases(output: Path, base: dict) -> list[dict]:
         if total is None:
             continue
         row = {**base, "notebook": executed.stem, "wall_seconds": round(total, 2),
-               "setup_s": 0.0, "compute_preview_s": 0.0, "chart_s": 0.0, "write_s": 0.0}
+               "setup_s": 0.0, "write_s": 0.0, "chart_s": 0.0, "other_s": 0.0,
+               "actions": _actions(output, executed.stem)}
         for cell in nb["cells"]:
             seconds = cell.get("metadata", {}).get("papermill", {}).get("duration") or 0.0
             if cell["cell_type"] == "code":
                 source = "".join(cell["source"])
                 row[_phase(source)] = round(row[_phase(source)] + seconds, 2)
-        cells = sum(row[k] for k in ("setup_s", "compute_preview_s", "chart_s", "write_s"))
+        cells = sum(row[k] for k in ("setup_s", "write_s", "chart_s", "other_s"))
         row["kernel_s"] = round(max(0.0, total - cells), 2)
         rows.append(row)
     return rows
@@ -186,6 +200,7 @@ def main() -> int:
                                                          "jvm_peak_mb", "exit_code")}), flush=True)
                 for row in ran[1:]:
                     print("   " + "  ".join(f"{k}={row[k]}" for k in FIELDS[2:9]), flush=True)
+                    print("      actions: " + (row["actions"] or "-"), flush=True)
     with (RESULTS / "results.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS, restval="")
         writer.writeheader()

