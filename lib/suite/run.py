@@ -217,7 +217,8 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
             kernels = KernelPool(params.output_dir / "logs", total=to_run, ahead=jobs).start()
             log = params.output_dir / "logs" / "connect-server.log"
             spark_mode, server = spark_for_batch(not args.no_shared_session, log,
-                                                 _shown(log, user_cwd))
+                                                 _shown(log, user_cwd),
+                                                  sum(size for size, _ in batch.pin["inputs"].values()))
             kernels.use_remote(os.environ.get("SPARK_REMOTE"))
             if server is not None:  # its death stops the batch at once
                 watch = ServerWatch(server, batch.halt, lambda: (
