@@ -9,6 +9,7 @@ import functools
 import html
 import http.server
 import json
+import os
 import re
 import shutil
 import struct
@@ -24,7 +25,7 @@ import pytest
 from suite_runner import run_suite, suite_env
 
 from lib.manifest import manifest_path, write_manifest
-from lib.suite.report import build_report
+from lib.suite.report import build_report, render_page, rendered_page
 
 # -- a hand-made output folder ---------------------------------------------------
 
@@ -168,6 +169,19 @@ def test_rebuilding_replaces_the_old_report(output_dir):
     report = build_report(output_dir).parent
     assert not (report / "notebooks" / "02_stale.html").exists()
     assert not list(output_dir.glob(".report*"))
+
+
+def test_a_page_rendered_as_its_notebook_finished_is_reused_not_rendered_again(output_dir):
+    executed = output_dir / "notebooks" / "01_events.ipynb"
+    page = render_page(executed)
+    assert page == rendered_page(executed) and "wrote 01_events.csv" in page.read_text()
+    page.write_text("pre-rendered by the runner", encoding="utf-8")  # newer than the notebook
+    report = build_report(output_dir).parent
+    assert (report / "notebooks" / "01_events.html").read_text() == "pre-rendered by the runner"
+    os.utime(page, ns=(0, 0))  # older than the notebook: stale, rendered again
+    shutil.rmtree(report)  # (and no previous report to reuse either)
+    report = build_report(output_dir).parent
+    assert "wrote 01_events.csv" in (report / "notebooks" / "01_events.html").read_text()
 
 
 # -- the browser -------------------------------------------------------------------

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lib.fileio import replacing_dir
+from lib.fileio import replacing, replacing_dir
 from lib.manifest import manifest_path, read_manifest
 
 PREVIEW_ROWS = 10
@@ -166,14 +166,30 @@ def render_notebook(executed: Path, target: Path) -> None:
     target.write_text(body, encoding="utf-8")
 
 
+def rendered_page(executed: Path) -> Path:
+    """Where an executed notebook's HTML page is kept, next to it."""
+    return executed.with_suffix(".html")
+
+
+def render_page(executed: Path) -> Path:
+    """Render ``executed`` into :func:`rendered_page` (atomically). The runner
+    calls it as each notebook finishes, while others still run, so the report
+    at the end only copies pages."""
+    page = rendered_page(executed)
+    with replacing(page) as scratch:
+        render_notebook(executed, scratch)
+    return page
+
+
 def _render_or_reuse(executed: Path, target: Path, previous: Path) -> None:
-    """Rendering takes about a second a notebook: reuse the previous report's
-    page when the executed notebook has not changed since."""
-    old = previous / target.name
-    if old.is_file() and old.stat().st_mtime_ns >= executed.stat().st_mtime_ns:
-        shutil.copy2(old, target)
-    else:
-        render_notebook(executed, target)
+    """Rendering takes a fraction of a second a notebook: reuse the page kept
+    next to the executed notebook, or the previous report's, when the executed
+    notebook has not changed since."""
+    for page in (rendered_page(executed), previous / target.name):
+        if page.is_file() and page.stat().st_mtime_ns >= executed.stat().st_mtime_ns:
+            shutil.copy2(page, target)
+            return
+    render_notebook(executed, target)
 
 
 def _data_quality(output_dir: Path, report_dir: Path) -> dict | None:

@@ -81,7 +81,21 @@ def _run_one(notebook: Path, batch: Batch, progress: Progress, kernels: KernelPo
                           _shown(executed, batch.shown_from), batch.fingerprints[notebook.stem])
     if result.status == "FAILED":
         batch.halt.after(result.error, batch.params.output_dir)
+    elif result.status == "ok":
+        _render_page(executed)
     return result
+
+
+def _render_page(executed: Path) -> None:
+    """Render the notebook's report page now, while others still run, so the
+    report at the end only copies it. A failure here is left to the report,
+    which renders the page again and says what went wrong."""
+    from lib.suite.report import render_page
+
+    try:
+        render_page(executed)
+    except Exception:  # noqa: BLE001, S110 - the report renders it again
+        pass
 
 
 def _up_to_date(batch: Batch, force: bool) -> dict[str, Result]:
