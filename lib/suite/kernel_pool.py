@@ -28,6 +28,15 @@ KERNEL = "ticket-insights"
 START_TIMEOUT = 180  # s; kernels start while a JVM may be busy on both cores
 WARM_UP = "import lib.notebook, lib.session, matplotlib.pyplot, pandas, pyspark.sql.connect.session"
 CONNECT = "import os\nos.environ['SPARK_REMOTE'] = {url!r}\nlib.session.get_spark()"
+# Ends the kernel's Spark Connect session on the server (ReleaseSession). A
+# kernel that is just shut down leaves it there, with everything it holds,
+# until the server's idle timeout (an hour): a server that outlives the run
+# (``make lab``'s, a cluster's) would grow by every notebook run on it.
+RELEASE = """from pyspark.sql.connect.session import SparkSession as _Connect
+_session = _Connect.getActiveSession() or _Connect._default_session
+if _session is not None:
+    _session.stop()"""
+RELEASE_TIMEOUT = 30  # s; a release is one call, but the server may be busy
 
 _STARTED: list = []  # every kernel manager started by this process
 
@@ -79,7 +88,13 @@ class KernelPool:
         return km
 
     def release(self, km) -> None:
-        """Shut down a kernel that ran its notebook."""
+        """Shut down a kernel that ran its notebook, its Spark Connect session
+        released first (unless the batch was aborted: its server may be gone)."""
+        if self._remote and not self._aborted:
+            try:
+                self._call(_execute(km, RELEASE, timeout=RELEASE_TIMEOUT))
+            except Exception:  # noqa: BLE001 - best effort: the server's timeout still ends it
+                pass
         self._call(km.shutdown_kernel(now=True))
 
     def abort(self, reason: str) -> None:
@@ -131,15 +146,15 @@ class KernelPool:
         return km, remote is not None
 
 
-async def _execute(km, code: str) -> None:
+async def _execute(km, code: str, timeout: float = START_TIMEOUT) -> None:
     """Run ``code`` in the kernel, outside its history (execution counts of the
     notebook start at 1 as usual)."""
     client = km.client()
     client.start_channels()
     try:
-        await client.wait_for_ready(timeout=START_TIMEOUT)
+        await client.wait_for_ready(timeout=timeout)
         reply = await client.execute_interactive(code, store_history=False, silent=False,
-                                                 timeout=START_TIMEOUT, output_hook=lambda _: None)
+                                                 timeout=timeout, output_hook=lambda _: None)
         if reply["content"]["status"] != "ok":
             content = reply["content"]
             raise KernelError(f"{content.get('ename')}: {content.get('evalue')}")
