@@ -15,15 +15,22 @@ import pytest
 
 from lib.config import PROJECT_ROOT
 
+NO_LAB = Path("/nonexistent/ticket-insights/spark-server.json")  # no Lab's state file
+
 
 def runner_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "lib.run", *args]
 
 
-def suite_env(remote: str | None = None) -> dict[str, str]:
+def suite_env(remote: str | None = None, lab_state: Path | None = None) -> dict[str, str]:
     """The environment for a run: ``remote`` as SPARK_REMOTE (a shared
-    server), or none, so the runner starts its own."""
+    server), or none, so the runner starts its own. The runner joins the
+    server of a running ``make lab`` only when given its state file
+    (``lab_state``), never the developer's own Lab."""
+    from lib.suite.lab import STATE_ENV
+
     env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
+    env[STATE_ENV] = str(lab_state or NO_LAB)
     return {**env, "SPARK_REMOTE": remote} if remote else env
 
 

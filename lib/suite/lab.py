@@ -12,7 +12,7 @@ not know go to ``jupyter lab``, e.g. ``--ServerApp.port=8899``; the token stays 
 The running server is recorded in a JSON file only its user can read
 (``output/.spark-server.json``: URL with the token, pid, port, Spark UI). Every
 launcher that uses the server (and any process that joins it through
-:func:`join_running_server`) holds a shared ``flock`` on a file next to it for
+:func:`join_running_server`, as the suite runner does) holds a shared ``flock`` on a file next to it for
 as long as it does: the launcher that started the server stops it when its Lab
 stops (Lab exits or dies, Ctrl-C) once no one else holds the lock; SIGTERM or
 SIGHUP, or a second Ctrl-C, stops it at once. If the launcher is killed
@@ -121,6 +121,18 @@ class Lease:
     pid: int
     ui_url: str | None
     _users: object = field(default=None, repr=False)  # the open, share-locked users file
+    log_path: str | None = None  # the server's log, as its owner recorded it
+    process = None  # not this process's child: no exit code to read
+
+    def running(self) -> bool:
+        """The server's process is still alive (for :class:`lib.suite.watch.ServerWatch`)."""
+        import psutil
+
+        try:
+            return psutil.Process(self.pid).status() not in (psutil.STATUS_ZOMBIE,
+                                                             psutil.STATUS_DEAD)
+        except psutil.Error:
+            return False
 
     def release(self) -> None:
         if self._users is not None:
@@ -154,7 +166,7 @@ def join_running_server(state_file: Path | None = None) -> Lease | None:
         users.close()
         return None
     return Lease(url=state["url"], port=state["port"], pid=state["pid"],
-                 ui_url=state.get("ui_url"), _users=users)
+                 ui_url=state.get("ui_url"), _users=users, log_path=state.get("log"))
 
 
 def _ui_answers(url: str, timeout: float = 30.0) -> bool:

@@ -5,7 +5,9 @@ notebook reads), then 01-11 run up to ``--jobs`` at once, each through
 papermill, each saved executed under ``<output>/notebooks/``. One warm Spark
 serves the batch: a local Spark Connect server started here and stopped at the
 end, also on failure and Ctrl-C (``lib.suite.connect_server``). If ``SPARK_REMOTE``
-already names an endpoint (a cluster) it is used and nothing is started;
+already names an endpoint (a cluster) it is used and nothing is started; else
+if ``make lab`` runs a server (``lib.suite.lab``), the batch joins it, holding
+a lease so Lab's exit does not stop it meanwhile;
 ``--no-shared-session`` gives every notebook its own local session instead.
 
 A failing notebook does not stop the others: the summary names it, its failing
@@ -210,6 +212,23 @@ def _pin_batch(batch: Batch) -> Batch:
     return replace(batch, pin=pin, fingerprints=fingerprints)
 
 
+def _join_lab_server(args: argparse.Namespace):
+    """The Spark Connect server of a running ``make lab`` (:mod:`lib.suite.lab`),
+    leased so Lab's exit does not stop it under the batch, and set as
+    ``SPARK_REMOTE``; None when no such server is up, sessions are not shared,
+    or the caller chose a Spark (``SPARK_REMOTE``, or ``SPARK_MASTER`` for the
+    runner's own server). ``lease.stop()`` releases it."""
+    if args.no_shared_session or any(os.environ.get(name, "").strip()
+                                     for name in ("SPARK_REMOTE", "SPARK_MASTER")):
+        return None
+    from lib.suite.lab import join_running_server
+
+    lease = join_running_server()
+    if lease is not None:
+        os.environ["SPARK_REMOTE"] = lease.url  # kernels inherit it
+    return lease
+
+
 def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
     batch = _pin_batch(batch)
     params, jobs = batch.params, batch.jobs
@@ -230,9 +249,14 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         if to_run:  # kernels start and warm up while the Spark server starts
             kernels = KernelPool(params.output_dir / "logs", total=to_run, ahead=jobs).start()
             log = params.output_dir / "logs" / "connect-server.log"
-            spark_mode, server = spark_for_batch(not args.no_shared_session, log,
-                                                 _shown(log, user_cwd),
-                                                  sum(size for size, _ in batch.pin["inputs"].values()))
+            server = _join_lab_server(args)
+            spark_mode, started = spark_for_batch(
+                not args.no_shared_session, log, _shown(log, user_cwd),
+                sum(size for size, _ in batch.pin["inputs"].values()))
+            if server is not None:
+                spark_mode = (f"the running `make lab` Spark Connect server (127.0.0.1:"
+                              f"{server.port}, pid {server.pid}), shared with JupyterLab")
+            server = server or started
             kernels.use_remote(os.environ.get("SPARK_REMOTE"))
             if server is not None:  # its death stops the batch at once
                 watch = ServerWatch(server, batch.halt, lambda: (

@@ -82,7 +82,10 @@ class Halt:
 
 def server_stopped(server) -> str:
     """One line for a Spark Connect server (:class:`~lib.suite.connect_server.
-    ConnectServer`) whose process has ended."""
+    ConnectServer`, or a :class:`~lib.suite.lab.Lease` on ``make lab``'s)
+    whose process has ended."""
+    if server.process is None:  # someone else's server: its exit code is not ours to read
+        return f"the Spark server stopped (pid {server.pid}); its log: {server.log_path}"
     code = server.process.returncode
     how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
     if code == JVM_OOM_EXIT or out_of_memory_in_log(server.log_path):
