@@ -189,6 +189,11 @@ def _jupyter_env(tmp: Path) -> dict:
             "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime")}
 
 
+def _code_cells() -> int:
+    notebook = nbformat.read(PROJECT_ROOT / "notebooks" / NOTEBOOK, as_version=4)
+    return sum(cell.cell_type == "code" for cell in notebook.cells)
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -298,7 +303,8 @@ def test_run_all_in_a_real_browser_on_the_shared_server(lab_server, browser, rec
     record_property("run_all_again_seconds", round(again, 1))
 
     # every code cell ran, the chart shows, no error
-    assert len(prompts) == 6 and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), prompts
+    assert len(prompts) == _code_cells() and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), \
+        prompts
     assert not [t for t in stderr + stderr_again if re.search(r"Traceback|Error|Exception", t)], \
         stderr + stderr_again
     assert any("wrote 03_customer_events.csv" in text for text in stdout), stdout
@@ -317,6 +323,102 @@ def test_run_all_in_a_real_browser_on_the_shared_server(lab_server, browser, rec
     assert sockets and all(ip in ("127.0.0.1", "::ffff:127.0.0.1", "::1")
                            for _, ip, _ in sockets), sockets
     assert wait_gone(browser_pids, timeout=30) == set(), "chromium left running"
+
+
+def _last_prompt(page) -> int:
+    """The highest execution count shown in the notebook (0 if none)."""
+    numbers = [int(p[1:-2]) for p in page.evaluate(PROMPTS) if re.fullmatch(r"\[\d+\]:", p)]
+    return max(numbers, default=0)
+
+
+def _flock_holders(path: Path) -> dict[int, str]:
+    """pid -> READ/WRITE of every flock on ``path`` (from /proc/locks)."""
+    inode = path.stat().st_ino
+    holders = {}
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and int(fields[5].split(":")[-1]) == inode:
+            holders[int(fields[4])] = fields[3]
+    return holders
+
+
+def _csvs(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.csv"))
+            if not p.name.startswith(".")}
+
+
+@pytest.mark.slow
+def test_a_suite_run_shares_the_lab_server_with_a_notebook_run_in_the_browser(
+        lab_server, browser, tmp_path, record_property):
+    """Issue 13, item 6: while notebook 03 is Run-All'd in the browser on
+    Lab's server, ``python -m lib.run`` (all twelve notebooks, into its own
+    folder) finds ``make lab``'s state file, joins that server with a lease
+    and starts no Spark of its own. Both complete: the browser shows no
+    error, the run exits 0 with a clean run's CSVs (a run on its own
+    server), and Lab's server is still up afterwards."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    from suite_runner import Runner, run_suite, suite_env
+
+    data, server = lab_server["tmp"] / "data", lab_server["server_pid"]
+    state = lab_server["state"]
+    args = ["--data-dir", str(data), "--as-of-date", PARAMETERS["as_of_date"],
+            "--season-start-month", str(PARAMETERS["season_start_month"]), "--no-report"]
+    began = time.monotonic()
+    clean = run_suite(*args, "--output-dir", str(tmp_path / "clean"), env=suite_env())
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "Starting a local Spark Connect server" in clean.stdout  # no Lab given: its own
+    clean_seconds = time.monotonic() - began
+
+    base, token = lab_server["lab_url"].split("/lab?token=")
+    out = tmp_path / "shared"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=browser, args=["--no-sandbox"])
+        try:
+            page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(180_000)
+            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
+            page.get_by_text(KERNEL_READY).wait_for()
+            after = _last_prompt(page)
+            began = time.monotonic()
+            run = Runner(tmp_path, tmp_path / "shared.log", *args, "--output-dir", str(out),
+                         env=suite_env(lab_state=state))
+            run.wait_for(lambda: "Spark: " in run.output, "the runner to choose its Spark")
+            port = json.loads(state.read_text())["port"]
+            assert (f"Spark: the running `make lab` Spark Connect server (127.0.0.1:{port}, "
+                    f"pid {server}), shared with JupyterLab") in run.output, run.output
+            # it holds a lease (a shared flock on the users file), as Lab's launcher does
+            users = state.with_name(state.name + ".users")
+            assert _flock_holders(users).get(run.proc.pid) == "READ", run.output
+            run_all = _run_all(page, after=after)  # while the suite runs
+            assert run.proc.poll() is None, "the suite run ended before the notebook ran"
+            runner_java = _java(tree(run.proc.pid))
+            stderr, stdout = page.evaluate(STDERR), page.evaluate(STDOUT)
+            prompts = page.evaluate(PROMPTS)
+            code = run.wait(RUN_TIMEOUT)
+            shared_seconds = time.monotonic() - began
+        finally:
+            chromium.close()
+    print(f"\nclean run (own server) {clean_seconds:.1f} s; run on Lab's server "
+          f"{shared_seconds:.1f} s, with Run All of {NOTEBOOK} in the browser {run_all:.1f} s")
+    record_property("shared_run_seconds", round(shared_seconds, 1))
+    record_property("concurrent_run_all_seconds", round(run_all, 1))
+
+    # the browser: every cell ran anew, no error, the notebook wrote its CSV
+    assert len(prompts) == _code_cells() and all(int(p[1:-2]) > after for p in prompts), prompts
+    assert not [t for t in stderr if re.search(r"Traceback|Error|Exception", t)], stderr
+    assert any("wrote 03_customer_events.csv" in text for text in stdout), stdout
+    # the suite: complete, a clean run's bytes, on Lab's JVM only
+    output = run.output
+    assert code == 0, output
+    assert "Starting a local Spark Connect server" not in output, output
+    assert runner_java == set(), "the runner started a JVM of its own"
+    csvs = _csvs(out)
+    assert len(csvs) > 12 and csvs == _csvs(tmp_path / "clean"), sorted(
+        name for name in set(csvs) | set(_csvs(tmp_path / "clean"))
+        if csvs.get(name) != _csvs(tmp_path / "clean").get(name))
+    # the run let go of Lab's server and left it running for Lab
+    assert alive({server}) and json.loads(state.read_text())["pid"] == server
+    assert run.proc.pid not in _flock_holders(users)
 
 
 @pytest.mark.slow
