@@ -41,17 +41,6 @@ CONNECT_RETRY = {"max_retries": 8, "initial_backoff": 50, "backoff_multiplier": 
 
 # Settings fixed when the JVM starts (local or SPARK_MASTER sessions only).
 JVM_OPTIONS = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG4J_FILE}"
-
-# Below this much input a JVM compiles with C1 only: its jobs last seconds, and
-# C2's compiler threads cost more CPU than they save (10k orders, 2 cores: the
-# shared server's CPU 100 s -> 67 s). At 1M orders C2 pays (C1 only: +6% CPU).
-QUICK_JIT_BELOW_BYTES = 32 * 1024 * 1024
-
-
-def java_options(input_bytes: int | None = None) -> str:
-    """The driver JVM's options for inputs of ``input_bytes`` (None: unknown)."""
-    quick = input_bytes is not None and input_bytes < QUICK_JIT_BELOW_BYTES
-    return JVM_OPTIONS + (" -XX:TieredStopAtLevel=1" if quick else "")
 LOCAL_SETTINGS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",

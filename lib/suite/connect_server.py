@@ -33,7 +33,7 @@ import pyspark
 
 from lib.errors import TicketInsightsError
 from lib.java import ensure_java
-from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS, java_options, out_of_memory_message
+from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS, out_of_memory_message
 from lib.suite.watch import out_of_memory_in_log
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -237,11 +237,10 @@ def start_server(
     raise last_error  # type: ignore[misc]
 
 
-def spark_for_batch(shared: bool, log_path: Path, shown_log: str, input_bytes: int | None = None):
+def spark_for_batch(shared: bool, log_path: Path, shown_log: str):
     """The Spark a runner's batch uses: (description, server or None). Starts
     a server unless ``SPARK_REMOTE`` names one or sessions are not ``shared``;
-    sets ``SPARK_REMOTE`` for the kernels. A started server's JVM is tuned to
-    the batch's ``input_bytes`` (:func:`lib.session.java_options`)."""
+    sets ``SPARK_REMOTE`` for the kernels."""
     if not shared:
         if os.environ.pop("SPARK_REMOTE", None):
             print("note: --no-shared-session: ignoring SPARK_REMOTE", file=sys.stderr)
@@ -251,7 +250,7 @@ def spark_for_batch(shared: bool, log_path: Path, shown_log: str, input_bytes: i
         shown = re.sub(r";token=[^;]*", ";token=***", remote)
         return f"Spark Connect endpoint from SPARK_REMOTE ({shown})", None
     print(f"Starting a local Spark Connect server (log: {shown_log})...", end=" ", flush=True)
-    server = start_server(log_path, conf={"spark.driver.extraJavaOptions": java_options(input_bytes)})
+    server = start_server(log_path)
     print(f"ready in {server.started_in:.1f} s (127.0.0.1:{server.port}, pid {server.pid})",
           flush=True)
     os.environ["SPARK_REMOTE"] = server.url  # kernels inherit it

@@ -251,8 +251,7 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
             log = params.output_dir / "logs" / "connect-server.log"
             server = _join_lab_server(args)
             spark_mode, started = spark_for_batch(
-                not args.no_shared_session, log, _shown(log, user_cwd),
-                sum(size for size, _ in batch.pin["inputs"].values()))
+                not args.no_shared_session, log, _shown(log, user_cwd))
             if server is not None:
                 spark_mode = (f"the running `make lab` Spark Connect server (127.0.0.1:"
                               f"{server.port}, pid {server.pid}), shared with JupyterLab")
