@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.manifest import manifest_path, read_manifest  # noqa: E402
+from lib.suite.lab import STATE_ENV  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench"
@@ -139,7 +141,10 @@ def run_suite(orders: int, shared: bool, rerun: bool = False) -> list[dict]:
     mode = ("shared" if shared else "no-shared-session") + (" unchanged rerun" if rerun else "")
     log = (CACHE / f"run-{orders}-{mode.replace(' ', '-')}.log").open("w")
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    # never join a running `make lab`'s server: the bench times its own Spark
+    env = {**os.environ, STATE_ENV: str(CACHE / "no-lab-server.json")}
+    env.pop("SPARK_REMOTE", None)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     memory = PeakMemory(process.pid)
     memory.start()
     exit_code = process.wait()
