@@ -173,11 +173,3 @@ def _array_records(spark: SparkSession, path: Path) -> DataFrame:
         F.when(F.col("element.bad"), F.replace(text, F.lit(_FFFD), invalid_byte))
         .otherwise(text).alias("raw_record"),
     )
-
-
-def raw_record_counts(spark: SparkSession, tickets: Path, customers: Path) -> dict[str, int]:
-    """Records in each input as read (non-blank lines / array elements)."""
-    return {
-        "customers": read_raw_customers(spark, customers).count(),
-        "tickets": read_raw_tickets(spark, tickets).count(),
-    }
