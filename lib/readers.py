@@ -130,7 +130,16 @@ def read_raw_customers(spark: SparkSession, path: Path) -> DataFrame:
 
 
 def _json_array(text: Column) -> Column:
-    return F.from_json(F.regexp_replace(text, "^\ufeff", ""), "array<string>")
+    """The elements of a JSON array, each as compact JSON text. Parsed as
+    strings, an object keeps its text as written but a string element loses
+    its quotes; parsed as variants, a string keeps them (a variant object
+    would sort its keys, so only strings are taken from there)."""
+    text = F.regexp_replace(text, "^\ufeff", "")
+    return F.zip_with(
+        F.from_json(text, "array<string>"), F.from_json(text, "array<variant>"),
+        lambda plain, typed: F.when(F.schema_of_variant(typed) == "STRING", F.to_json(typed))
+        .otherwise(plain),
+    )
 
 
 def _array_records(spark: SparkSession, path: Path) -> DataFrame:

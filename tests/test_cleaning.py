@@ -151,6 +151,21 @@ def test_json_array_file_is_accepted(spark, tmp_path):
     ]
 
 
+
+def test_a_json_string_element_keeps_its_quotes_in_raw_record(spark, tmp_path):
+    """Compact JSON of a string element is the quoted string (told apart from a
+    line of text); an object keeps its keys in the order written."""
+    path = tmp_path / "customer.json"
+    path.write_text('[{"b": 1, "CustomerIdentity": 2}, "this is not json", "say \\"hi\\"", null]')
+    classified = cleaning.classify_customers(read_raw_customers(spark, path)).orderBy("_row_seq")
+    got = [(r.raw_record, r.reject_reason) for r in classified.collect()]
+    assert got[:3] == [
+        ('{"b":1,"CustomerIdentity":2}', None),
+        ('"this is not json"', "malformed_json"),
+        ('"say \\"hi\\""', "malformed_json"),
+    ]
+
+
 # -- bytes that are not UTF-8: the record is rejected, its text kept with U+FFFD --------
 
 def test_a_ticket_line_that_is_not_utf8_is_malformed_row_even_with_eight_fields(spark, tmp_path):
