@@ -68,6 +68,30 @@ def test_lab_command_is_loopback_token_on_and_allow_root_only_for_root(tmp_path)
     assert "--allow-root" not in as_user
 
 
+@pytest.mark.parametrize("address", [["--ip=0.0.0.0"], ["--ServerApp.ip=0.0.0.0"],
+                                     ["--ip", "0.0.0.0"], ["--NotebookApp.ip=0.0.0.0"]])
+def test_the_users_address_wins_and_jupyter_starts_with_it(tmp_path, address):
+    """The documented ``make lab LAB_ARGS="--ip=0.0.0.0"``: one address only
+    (Jupyter refuses two), and a real Jupyter server starts with it, token on."""
+    command = lab.lab_command(tmp_path, [*address, "--ServerApp.port=0"], euid=0)
+    assert not any(arg.startswith("--ServerApp.ip=127") for arg in command)
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    jupyter = subprocess.Popen(command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list((tmp_path / "runtime").glob("jpserver-*.json")):
+            assert jupyter.poll() is None, jupyter.stdout.read()
+            assert time.monotonic() < deadline, "Jupyter did not start in 60 s"
+            time.sleep(0.2)
+        info = json.loads(next((tmp_path / "runtime").glob("jpserver-*.json")).read_text())
+        assert info["token"] and info["hostname"] == "0.0.0.0"
+    finally:
+        os.killpg(jupyter.pid, signal.SIGKILL)
+        jupyter.wait(10)
+
+
 @pytest.mark.parametrize("arg", ["--ServerApp.token=", "--IdentityProvider.token=''",
                                  '--NotebookApp.token=""'])
 def test_an_empty_token_is_refused_before_anything_starts(tmp_path, capsys, arg):

@@ -254,14 +254,20 @@ def _stop_owned_server(server, lease: Lease, state_file: Path, wait: bool, stopp
 
 # -- Lab -----------------------------------------------------------------------------
 
+# Jupyter's address option in every spelling it accepts (it refuses two values)
+_IP_OPTION = re.compile(r"^--(?:(?:ServerApp|NotebookApp)\.)?ip(?:=|$)")
+
+
 def lab_command(notebook_dir: Path, extra: list[str], euid: int | None = None) -> list[str]:
-    """The ``jupyter lab`` command: loopback, no browser, token on; ``--allow-root``
-    only when running as root."""
+    """The ``jupyter lab`` command: loopback unless ``extra`` names an address,
+    no browser, token on; ``--allow-root`` only when running as root."""
     if euid is None:
         euid = os.geteuid() if hasattr(os, "geteuid") else -1
     jupyter = Path(sys.executable).with_name("jupyter")
     command = [str(jupyter), "lab"] if jupyter.exists() else [sys.executable, "-m", "jupyterlab"]
-    command += [f"--notebook-dir={notebook_dir}", "--no-browser", f"--ServerApp.ip={HOST}"]
+    command += [f"--notebook-dir={notebook_dir}", "--no-browser"]
+    if not any(_IP_OPTION.match(arg) for arg in extra):  # the user's address wins
+        command.append(f"--ServerApp.ip={HOST}")
     if euid == 0:
         command.append("--allow-root")
     return command + list(extra)
@@ -279,7 +285,9 @@ def _lab_url(lab: subprocess.Popen, timeout: float) -> str | None:
         except (OSError, ValueError):
             time.sleep(0.3)
             continue
-        url = f"http://{HOST}:{info['port']}{info.get('base_url', '/')}lab"
+        host = info.get("hostname") or HOST
+        host = HOST if host in ("0.0.0.0", "::", "localhost") else host  # any address: loopback works
+        url = f"http://{host}:{info['port']}{info.get('base_url', '/')}lab"
         return f"{url}?token={info['token']}" if info.get("token") else url
     return None
 
