@@ -12,6 +12,7 @@ AS_OF_DATE ?=
 SEASON_START_MONTH ?=
 ONLY ?=
 JOBS ?=
+TIMEOUT ?=
 FORCE ?=
 ORDERS ?= 10000
 CUSTOMERS ?= 2000
@@ -22,6 +23,7 @@ RUN_ARGS += $(if $(AS_OF_DATE),--as-of-date "$(AS_OF_DATE)")
 RUN_ARGS += $(if $(SEASON_START_MONTH),--season-start-month "$(SEASON_START_MONTH)")
 RUN_ARGS += $(if $(ONLY),--only "$(ONLY)")
 RUN_ARGS += $(if $(JOBS),--jobs "$(JOBS)")
+RUN_ARGS += $(if $(TIMEOUT),--timeout "$(TIMEOUT)")
 RUN_ARGS += $(if $(FORCE),--force)
 
 # The lock: every package pinned, from pyproject.toml's dependencies and dev extra.

@@ -58,19 +58,24 @@ class Staged:
     raw_counts: dict[str, int]  # records read from each input: {"customers": n, "tickets": m}
 
 
+def file_version(path: str | os.PathLike) -> list[int]:
+    """What tells one version of a file from another without reading it:
+    size, modification time, inode and status-change time. The last two catch
+    a file replaced or edited in place with its size and modification time
+    put back (``touch -d``, a copy tool keeping times): the system sets ctime."""
+    info = os.stat(path)
+    return [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns]
+
+
 def input_state(params: Params) -> dict[str, list[int]]:
-    """Each input's path -> [size, modification time in ns]."""
-    state = {}
-    for path in (params.tickets_path, params.customers_path):
-        info = path.stat()
-        state[str(path)] = [info.st_size, info.st_mtime_ns]
-    return state
+    """Each input's path -> its :func:`file_version`."""
+    return {str(path): file_version(path) for path in (params.tickets_path, params.customers_path)}
 
 
 def fingerprint(params: Params, state: dict[str, list[int]] | None = None) -> str:
     digest = hashlib.sha256()
-    for path, (size, mtime_ns) in (state or input_state(params)).items():
-        digest.update(f"{path}|{size}|{mtime_ns}\n".encode())
+    for path, version in (state or input_state(params)).items():
+        digest.update(f"{path}|{'|'.join(map(str, version))}\n".encode())
     for name in _CODE_FILES:
         digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()[:20]
@@ -78,7 +83,7 @@ def fingerprint(params: Params, state: dict[str, list[int]] | None = None) -> st
 
 def pin_inputs(params: Params) -> dict:
     """The staged version of the inputs as they are now, for a whole batch:
-    ``{"fingerprint": ..., "inputs": {path: [size, mtime_ns]}}``. The runner
+    ``{"fingerprint": ..., "inputs": {path: file_version(path)}}``. The runner
     puts it, as JSON, in :data:`BATCH_ENV` for its kernels."""
     state = input_state(params)
     return {"fingerprint": fingerprint(params, state), "inputs": state}
@@ -98,15 +103,13 @@ def batch_pin(params: Params) -> dict | None:
 
 
 def changed_inputs(pin: dict) -> list[Path]:
-    """The pinned inputs whose size or modification time is no longer the pinned one."""
+    """The pinned inputs that are no longer the pinned version (or gone)."""
     changed = []
     for path, state in pin["inputs"].items():
         try:
-            info = os.stat(path)
+            if file_version(path) != state:
+                changed.append(Path(path))
         except OSError:
-            changed.append(Path(path))
-            continue
-        if [info.st_size, info.st_mtime_ns] != state:
             changed.append(Path(path))
     return changed
 
@@ -115,7 +118,7 @@ def _require_unchanged(pin: dict) -> None:
     changed = changed_inputs(pin)
     if changed:
         raise InputError(
-            f"{changed[0]}: {CHANGED} (size or modification time differ from when it "
+            f"{changed[0]}: {CHANGED} (it is not the version it was when the run "
             "started), so its outputs would mix two versions; run again once the file "
             "is no longer being written"
         )

@@ -5,8 +5,10 @@ warm server connects in about a second. :func:`start_server` launches the
 server shipped in the ``pyspark`` package (``spark-submit --class
 ...SparkConnectServer``) on this Python (client and server Pythons must match)
 and the project's Java (:func:`lib.java.ensure_java`), bound to 127.0.0.1 on a
-free port and guarded by a random token, and waits until a real client query
-succeeds. Its owner stops it (``server.stop()``) on success, failure and
+free port and guarded by a random token, and waits until the server's own
+process listens on that port (another process may have taken it meanwhile: a
+kernel's socket once did) and a real client query succeeds. Every wait has a
+deadline and stays interruptible: Ctrl-C or SIGTERM end a start at any moment. Its owner stops it (``server.stop()``) on success, failure and
 Ctrl-C, in a ``finally``.
 
 If the process that started it dies without stopping it (even ``kill -9``), the
@@ -25,10 +27,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import pyspark
 
 from lib.errors import TicketInsightsError
@@ -148,47 +152,110 @@ class ConnectServer:
             pass
 
 
-def _port_open(port: int) -> bool:
+def listens(pid: int, port: int) -> bool:
+    """True when process ``pid`` or one of its children listens on ``port``
+    (a port that merely answers may be another process's)."""
     try:
-        with socket.create_connection((HOST, port), timeout=1):
-            return True
-    except OSError:
+        top = psutil.Process(pid)
+        family = [top, *top.children(recursive=True)]
+    except psutil.Error:
         return False
+    for process in family:
+        try:
+            if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port
+                   for c in process.net_connections(kind="tcp")):
+                return True
+        except psutil.Error:
+            continue
+    return False
 
 
-def _check_with_client(url: str) -> None:
-    """One real query through a Spark Connect client (also warms the JVM up).
+# One real query (it also warms the JVM up), from a client in a process of its
+# own: a Connect client retries an endpoint for ten minutes, even at the exit
+# of the process that made it, so none is made here. The URL (with its token)
+# comes on stdin, not the command line, which `ps` shows.
+_FIRST_QUERY = """import sys
+from pyspark.sql.connect.session import SparkSession
+session = SparkSession.builder.remote(sys.stdin.read().strip()).create()
+try:
+    assert session.range(10).count() == 10, "a test query answered wrongly"
+finally:
+    session.stop()
+"""
 
-    Uses the Connect session class directly: the generic builder would mark
-    this whole process as "Spark Connect mode" for later classic sessions.
-    """
-    from pyspark.sql.connect.session import SparkSession as ConnectSession
 
-    session = ConnectSession.builder.remote(url).create()
+def _last_error_line(path: Path) -> str:
+    """The log's last line naming an exception or error (else its last line)."""
     try:
-        if session.range(10).count() != 10:
-            raise ConnectServerError("the Spark Connect server answered a test query wrongly")
-    finally:
-        session.stop()
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "(no server log)"
+    marked = [ln for ln in lines if "Exception" in ln or "Error" in ln]
+    return (marked or lines or ["(server log is empty)"])[-1][:300]
+
+
+def _died(server: ConnectServer) -> ConnectServerError:
+    if out_of_memory_in_log(server.log_path):
+        return ConnectServerError(f"the Spark Connect server did not start: "
+                                  f"{out_of_memory_message()}")
+    return ConnectServerError(
+        f"the Spark Connect server exited (code {server.process.returncode}) before it answered: "
+        f"{_last_error_line(server.log_path)} (log: {server.log_path})")
+
+
+def _late(server: ConnectServer, what: str) -> ConnectServerError:
+    return ConnectServerError(
+        f"the Spark Connect server did not {what} on {HOST}:{server.port} in time; "
+        f"last log line: {_last_error_line(server.log_path)} (log: {server.log_path})")
+
+
+def _first_query(server: ConnectServer, deadline: float) -> None:
+    """Waits for :data:`_FIRST_QUERY` in short steps (so signals are handled);
+    gives up at ``deadline`` or when the server dies."""
+    with tempfile.TemporaryFile("w+") as errors:
+        check = subprocess.Popen(
+            [sys.executable, "-c", _FIRST_QUERY], stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=errors, text=True,
+            preexec_fn=_die_with_parent if _PRCTL is not None else None,
+        )
+        try:
+            check.stdin.write(server.url)
+            check.stdin.close()
+            while True:
+                try:
+                    code = check.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if not server.running():
+                    raise _died(server)
+                if time.monotonic() > deadline:
+                    raise _late(server, "answer a query")
+        finally:
+            if check.poll() is None:
+                check.kill()
+                check.wait()
+        if code != 0:
+            errors.seek(0)
+            last = ([ln for ln in errors.read().splitlines() if ln.strip()] or ["?"])[-1]
+            raise ConnectServerError(f"the Spark Connect server did not answer a test query: "
+                                     f"{last.strip()[:300]} (log: {server.log_path})")
 
 
 def _wait_until_ready(server: ConnectServer, deadline: float) -> None:
-    while not _port_open(server.port):
-        if not server.running() and out_of_memory_in_log(server.log_path):
-            raise ConnectServerError(f"the Spark Connect server did not start: "
-                                     f"{out_of_memory_message()}")
+    while not listens(server.pid, server.port):
         if not server.running():
-            raise ConnectServerError(
-                f"the Spark Connect server exited with code {server.process.returncode} "
-                f"before listening; log {server.log_path}:\n{_log_tail(server.log_path)}"
-            )
+            raise _died(server)
         if time.monotonic() > deadline:
-            raise ConnectServerError(
-                f"the Spark Connect server did not listen on {HOST}:{server.port} in time; "
-                f"log {server.log_path}:\n{_log_tail(server.log_path)}"
-            )
+            raise _late(server, "listen")
         time.sleep(0.2)
-    _check_with_client(server.url)
+    _first_query(server, deadline)
+
+
+def _lost_its_port(server: ConnectServer) -> bool:
+    """The server could not bind the port chosen for it (taken meanwhile)."""
+    tail = _log_tail(server.log_path, 400)
+    return not server.running() and ("BindException" in tail or "Address already in use" in tail)
 
 
 def start_server(
@@ -200,9 +267,10 @@ def start_server(
 ) -> ConnectServer:
     """Start a local Spark Connect server and return once it answers a query.
 
-    Raises :class:`ConnectServerError` (with the server log's tail) if it does
-    not come up within ``timeout`` seconds. A port taken between choosing it
-    and the server binding it is retried with another port.
+    Raises :class:`ConnectServerError` (one line: the log's last error and
+    the log's path) if it dies or does not come up within ``timeout`` seconds.
+    A port taken between choosing it and the server binding it is retried
+    with another port, ``attempts`` times at most.
     """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -224,9 +292,10 @@ def start_server(
         try:
             _wait_until_ready(server, deadline)
         except ConnectServerError as error:
+            lost_port = _lost_its_port(server)
             server.stop()
             last_error = error
-            if "Address already in use" in _log_tail(log_path, 200) and time.monotonic() < deadline:
+            if lost_port and time.monotonic() < deadline:
                 continue
             raise
         except BaseException:

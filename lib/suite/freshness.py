@@ -1,7 +1,7 @@
 """Whether a notebook's outputs are up to date, so a rerun can skip it.
 
 A notebook's run is identified by a fingerprint of what decides its results:
-the two input files (path, size, modification time), the notebook file, and
+the two input files (path, size, modification and status-change time, inode), the notebook file, and
 the pipeline's code (``lib`` without the harness in ``lib/suite``). The
 runner stores that fingerprint in the notebook's manifest once the notebook
 succeeded. A later run skips the notebook only when all of these hold, and
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from lib.config import PROJECT_ROOT, Params
 from lib.manifest import file_state, manifest_path, read_manifest, write_manifest
+from lib.staged import input_state
 
 LIB = PROJECT_ROOT / "lib"
 
@@ -38,9 +39,8 @@ def code_digest() -> str:
 
 def run_fingerprint(notebook: Path, params: Params) -> str:
     digest = hashlib.sha256(code_digest().encode())
-    for path in (params.tickets_path, params.customers_path):
-        info = path.stat()
-        digest.update(f"{path}|{info.st_size}|{info.st_mtime_ns}\n".encode())
+    for path, version in input_state(params).items():
+        digest.update(f"{path}|{'|'.join(map(str, version))}\n".encode())
     digest.update(notebook.read_bytes())
     return digest.hexdigest()[:32]
 

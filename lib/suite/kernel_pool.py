@@ -87,15 +87,20 @@ class KernelPool:
         self._call(_execute(km, code))
         return km
 
-    def release(self, km) -> None:
+    def release(self, km, end_session: bool = True) -> None:
         """Shut down a kernel that ran its notebook, its Spark Connect session
-        released first (unless the batch was aborted: its server may be gone)."""
-        if self._remote and not self._aborted:
+        released first (unless the batch was aborted: its server may be gone;
+        or ``end_session`` is false: the kernel was stopped mid-cell)."""
+        if self._remote and not self._aborted and end_session:
             try:
                 self._call(_execute(km, RELEASE, timeout=RELEASE_TIMEOUT))
             except Exception:  # noqa: BLE001 - best effort: the server's timeout still ends it
                 pass
         self._call(km.shutdown_kernel(now=True))
+
+    def interrupt(self, km) -> None:
+        """Ctrl-C for the kernel: the running cell raises KeyboardInterrupt."""
+        self._call(km.interrupt_kernel())
 
     def abort(self, reason: str) -> None:
         """Start no more kernels; a notebook waiting for one, or taking one
@@ -162,14 +167,27 @@ async def _execute(km, code: str, timeout: float = START_TIMEOUT) -> None:
         client.stop_channels()
 
 
+def _kernel_group(km) -> int | None:
+    """The process group of a kernel still running (it and a local JVM), else None."""
+    provisioner = getattr(km, "provisioner", None)
+    process = getattr(provisioner, "process", None)
+    if process is None or process.poll() is not None:
+        return None
+    return getattr(provisioner, "pgid", None) or process.pid
+
+
 def _live_kernel_groups() -> list[int]:
-    groups = []
-    for km in list(_STARTED):
-        provisioner = getattr(km, "provisioner", None)
-        process = getattr(provisioner, "process", None)
-        if process is not None and process.poll() is None:
-            groups.append(getattr(provisioner, "pgid", None) or process.pid)
-    return groups
+    return [group for km in list(_STARTED) if (group := _kernel_group(km)) is not None]
+
+
+def kill_kernel(km) -> None:
+    """SIGKILL one kernel and what it started (a cell that ignores Ctrl-C)."""
+    group = _kernel_group(km)
+    if group is not None:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def kill_kernels() -> None:

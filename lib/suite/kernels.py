@@ -17,6 +17,7 @@ import concurrent.futures as cf
 import os
 import re
 import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -26,13 +27,14 @@ from lib.config import Params
 from lib.fileio import scratch_path
 from lib.manifest import manifest_path
 from lib.suite.freshness import record_complete_run, recorded_outputs
-from lib.suite.kernel_pool import KERNEL, KernelPool, kill_kernels
+from lib.suite.kernel_pool import KERNEL, KernelPool, kill_kernel, kill_kernels
 from lib.suite.progress import Progress, Result
 from lib.suite.watch import Halt, named_failure
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 NOT_RUN = "not run"
 HALT_WAIT = 30.0  # s a notebook whose Spark server died may take to fail
+KILL_AFTER = 15.0  # s a timed-out notebook gets to stop on Ctrl-C before its kernel is killed
 # papermill writes the executed copy under a hidden scratch name (.NN_x.ipynb.<id>.tmp)
 warnings.filterwarnings("ignore", message=r"The specified file .* does not end in one of")
 
@@ -56,12 +58,50 @@ def error_summary(error: BaseException, output_dir: Path | None = None) -> str:
     return "\n".join(message[:6])
 
 
+class Deadline:
+    """Ends a notebook that runs past ``seconds``: its kernel is interrupted (the
+    running cell raises KeyboardInterrupt, so papermill names it), and killed
+    :data:`KILL_AFTER` s later if the cell ignored that (e.g. stuck in the JVM)."""
+
+    def __init__(self, seconds: float, kernels: KernelPool, km):
+        self.seconds = seconds
+        self.expired = threading.Event()
+        self._kernels, self._km = kernels, km
+        self._timers = [threading.Timer(seconds, self._interrupt),
+                        threading.Timer(seconds + KILL_AFTER, self._kill)]
+        for timer in self._timers:
+            timer.daemon = True
+            timer.start()
+
+    def _interrupt(self) -> None:
+        self.expired.set()
+        try:
+            self._kernels.interrupt(self._km)
+        except Exception:  # noqa: BLE001 - the kill that follows ends it anyway
+            pass
+
+    def _kill(self) -> None:
+        kill_kernel(self._km)
+
+    def cancel(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+
+    def explain(self, summary: str) -> str:
+        """The failure's one line: the time limit, then where it stopped."""
+        where = summary.splitlines()[0] if summary.startswith("cell ") else "its kernel was killed"
+        return (f"timed out after {self.seconds:.0f} s (the --timeout per notebook) in {where}; "
+                "run with a larger --timeout (make run TIMEOUT=...) if it only needs longer")
+
+
 def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progress,
-                 kernels: KernelPool, shown_executed: str, fingerprint: str) -> Result:
-    """Execute ``notebook`` into ``executed`` with the run's parameters; never
-    raises for a notebook error (the result says FAILED and why). What it
-    wrote comes from its manifest, which a success marks complete with
-    ``fingerprint`` (the batch's, taken when the batch started)."""
+                 kernels: KernelPool, shown_executed: str, fingerprint: str,
+                 timeout: float) -> Result:
+    """Execute ``notebook`` into ``executed`` with the run's parameters, for
+    ``timeout`` seconds at most; never raises for a notebook error (the
+    result says FAILED and why). What it wrote comes from its manifest, which
+    a success marks complete with ``fingerprint`` (the batch's, taken when
+    the batch started)."""
     import papermill
 
     name = notebook.stem
@@ -69,9 +109,11 @@ def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progr
     manifest_path(params.output_dir, name).unlink(missing_ok=True)
     progress.started(name)
     began = time.monotonic()
-    km, scratch = None, scratch_path(executed)  # the executed copy, renamed in place at the end
+    km, deadline = None, None
+    scratch = scratch_path(executed)  # the executed copy, renamed in place at the end
     try:
         km = kernels.take(str(executed), params.output_dir / "logs" / f"{name}.log")
+        deadline = Deadline(timeout, kernels, km)
         try:
             papermill.execute_notebook(
                 str(notebook), str(scratch), kernel_name=KERNEL, progress_bar=False, km=km,
@@ -90,10 +132,14 @@ def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progr
     except Exception as error:  # noqa: BLE001 - any failure is reported, never fatal
         result.status = "FAILED"
         result.error = error_summary(error, params.output_dir)
+        if deadline is not None and deadline.expired.is_set():
+            result.error = deadline.explain(result.error)
         result.outputs = recorded_outputs(notebook, params)
     finally:
+        if deadline is not None:
+            deadline.cancel()
         if km is not None:
-            kernels.release(km)
+            kernels.release(km, end_session=deadline is None or not deadline.expired.is_set())
     result.seconds = time.monotonic() - began
     progress.finished(result)
     return result

@@ -43,6 +43,9 @@ def arguments(argv: list[str] | None, description: str) -> argparse.Namespace:
     parser.add_argument("--notebooks-dir", default=str(PROJECT_ROOT / "notebooks"),
                         help="where the notebooks are (default: the project's notebooks/)")
     parser.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    parser.add_argument("--timeout", default=None,
+                        help="seconds a notebook may run before it is stopped and fails "
+                             "(default: 10 minutes plus 2 s per MB of input)")
     return parser.parse_args(argv)
 
 
@@ -72,3 +75,17 @@ def jobs(value: str | None, shared: bool) -> int:
     if not str(value).strip().isdigit() or int(value) < 1:
         raise TicketInsightsError(f"--jobs must be a whole number >= 1, got {value!r}")
     return int(value)
+
+
+def timeout(value: str | None, input_bytes: int) -> float:
+    """Seconds one notebook may run. The default is generous and grows with
+    the input: a 10M-order input (1.1 GB) gets about 47 minutes a notebook."""
+    if value is None or str(value).strip() == "":
+        return 600.0 + 2.0 * input_bytes / 1e6
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise TicketInsightsError(f"--timeout must be a number of seconds > 0, got {value!r}")
+    return seconds

@@ -50,6 +50,7 @@ from lib.suite.kernel_pool import KernelPool, kill_kernels
 from lib.suite.kernels import NOT_RUN, run_batch, run_notebook
 from lib.suite.options import arguments, select
 from lib.suite.options import jobs as parallel_jobs
+from lib.suite.options import timeout as notebook_timeout
 from lib.suite.progress import UP_TO_DATE, Progress, Result, summary_table
 from lib.suite.watch import Halt, ServerWatch, disk_full, named_failure
 
@@ -61,6 +62,7 @@ class Batch:
     params: Params
     notebooks: list[Path]
     jobs: int
+    timeout: float  # s one notebook may run
     executed_dir: Path
     shown_from: Path  # the user's working directory, for the paths we print
     pin: dict = field(default_factory=dict)  # the staged version (lib.staged.pin_inputs)
@@ -80,7 +82,8 @@ def _shown(path: Path, base: Path) -> str:
 def _run_one(notebook: Path, batch: Batch, progress: Progress, kernels: KernelPool) -> Result:
     executed = batch.executed_dir / notebook.name
     result = run_notebook(notebook, executed, batch.params, progress, kernels,
-                          _shown(executed, batch.shown_from), batch.fingerprints[notebook.stem])
+                          _shown(executed, batch.shown_from), batch.fingerprints[notebook.stem],
+                          batch.timeout)
     if result.status == "FAILED":
         batch.halt.after(result.error, batch.params.output_dir)
     elif result.status == "ok":
@@ -158,7 +161,9 @@ def _prepare(args: argparse.Namespace, user_cwd: Path) -> Batch:
     check_input_files(params.tickets_path, params.customers_path)  # no Spark needed
     notebooks = select((user_cwd / args.notebooks_dir).resolve(), args.only)
     jobs = parallel_jobs(args.jobs, not args.no_shared_session)
-    return Batch(params, notebooks, jobs, params.output_dir / "notebooks", user_cwd)
+    input_bytes = sum(path.stat().st_size for path in (params.tickets_path, params.customers_path))
+    timeout = notebook_timeout(args.timeout, input_bytes)
+    return Batch(params, notebooks, jobs, timeout, params.output_dir / "notebooks", user_cwd)
 
 
 def _summarise(batch: Batch, results: list[Result], seconds: float) -> list[Result]:
@@ -180,6 +185,16 @@ def _summarise(batch: Batch, results: list[Result], seconds: float) -> list[Resu
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv, __doc__.split("\n\n")[0])
     user_cwd = Path.cwd()
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # clean up as for Ctrl-C, from the start
+        signal.signal(sig, _raise_interrupt)
+    try:
+        return _main(args, user_cwd)
+    except KeyboardInterrupt:  # before the batch started: nothing to stop yet
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace, user_cwd: Path) -> int:
     try:
         batch = _prepare(args, user_cwd)
     except TicketInsightsError as error:
@@ -239,8 +254,6 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
           f"{_shown(params.data_dir, user_cwd)} -> {_shown(params.output_dir, user_cwd)}; "
           f"as_of_date {params.as_of_date}; season_start_month {params.season_start_month}",
           flush=True)
-    for sig in (signal.SIGTERM, signal.SIGHUP):  # clean up as for Ctrl-C
-        signal.signal(sig, _raise_interrupt)
     began = time.monotonic()
     server = kernels = watch = None
     try:
@@ -267,6 +280,8 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         results, interrupted = _run_batch(batch, progress, current, kernels)
         progress.close()
     except KeyboardInterrupt:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # one clean-up, not cut short by a second signal
         print("\nInterrupted.", file=sys.stderr)
         return 130
     except TicketInsightsError as error:  # e.g. no Java, or the server did not start
