@@ -24,6 +24,11 @@ _JSON_ARRAY_CHECK_BYTES = 64 * 1024 * 1024
 
 
 def require_file(path: Path) -> None:
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file; put the file itself there")
+    if path.exists() and not path.is_file():  # never opened: reading a FIFO would wait for ever
+        raise InputError(f"{path}: is not a regular file (a pipe, socket or device); "
+                         "save the data to a file and run again")
     if not path.is_file():
         raise InputError(f"{path}: file not found; put it there or {_GENERATE_HINT}")
     if path.stat().st_size == 0:

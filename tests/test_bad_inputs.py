@@ -115,6 +115,22 @@ def test_bad_file_stops_before_spark_with_one_clear_line(tmp_path, case):
     assert not out.exists()  # no partial outputs
 
 
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+@pytest.mark.parametrize("name", ["tickets.csv", "customer.json"])
+def test_a_folder_or_a_fifo_where_an_input_should_be_is_one_line(tmp_path, kind, name):
+    """Never opened (a FIFO with no writer would block the run for ever)."""
+    data = _write_inputs(tmp_path / "data", GOOD_TICKETS, GOOD_CUSTOMERS)
+    (data / name).unlink()
+    (data / name).mkdir() if kind == "folder" else os.mkfifo(data / name)
+    done = subprocess.run(runner_command("--data-dir", str(data), "--output-dir",
+                                         str(tmp_path / "out")),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    expected = "is a folder, not a file" if kind == "folder" else "is not a regular file"
+    assert done.stderr.strip() == done.stderr.strip().splitlines()[0]
+    assert done.stderr.startswith(f"error: InputError: {data / name}: {expected}"), done.stderr
+
+
 @pytest.mark.parametrize("where", ["under a file", "is a file"])
 def test_output_folder_that_cannot_be_created_is_a_parameter_error(tmp_path, where):
     data = _write_inputs(tmp_path / "data", GOOD_TICKETS, GOOD_CUSTOMERS)

@@ -55,16 +55,20 @@ def test_parse_positive_id(spark):
 
 
 def test_parse_quantity(spark):
-    values = ["1", "+4", "20", "0", "-2", "1.5", "two", ""]
-    assert _apply(spark, C.parse_quantity, values) == [1, 4, 20, None, None, None, None, None]
+    values = ["1", "+4", "20", "0", "-2", "1.5", "two", "",
+              "2147483647", "2147483648", "9" * 40]  # absurd: too large for the column's int
+    assert _apply(spark, C.parse_quantity, values) == [1, 4, 20, None, None, None, None, None,
+                                                       2147483647, None, None]
 
 
 def test_parse_money(spark):
     from decimal import Decimal
 
-    values = ["12.50", "12", "12.", ".5", "0", "-0.00", "1.005", "-10.00", "abc", "1e3", ""]
+    values = ["12.50", "12", "12.", ".5", "0", "-0.00", "1.005", "-10.00", "abc", "1e3", "",
+              "9999999999999999.99", "10000000000000000", "9" * 400]  # absurd: past decimal(18,2)
     expected = [Decimal("12.50"), Decimal("12.00"), Decimal("12.00"), Decimal("0.50"),
-                Decimal("0.00"), Decimal("0.00"), Decimal("1.01"), None, None, None, None]
+                Decimal("0.00"), Decimal("0.00"), Decimal("1.01"), None, None, None, None,
+                Decimal("9999999999999999.99"), None, None]
     assert _apply(spark, C.parse_money, values) == expected
 
 
