@@ -82,10 +82,13 @@ def _check_output_dir_can_be_made(output: Path) -> None:
         why = f"{existing} is {'a file, ' if existing.is_file() else ''}not a folder"
     elif existing != output and not os.access(existing, os.W_OK | os.X_OK):
         why = f"no permission to create folders in {existing}"
+    elif existing == output and not os.access(output, os.W_OK | os.X_OK):
+        # not ours to write, or on a read-only file system (access() says so even to root)
+        why = "no permission to write in it"
     else:
         return
-    raise ParameterError(f"output_dir {output} cannot be created: {why}; "
-                         "choose another output folder")
+    raise ParameterError(f"output_dir {output} cannot be {'written' if existing == output else 'created'}: "
+                         f"{why}; choose another output folder (--output-dir, make run OUTPUT_DIR=...)")
 
 
 def parse_as_of_date(value: str | dt.date | None) -> dt.date:

@@ -15,6 +15,7 @@ import errno
 import fcntl
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -117,18 +118,35 @@ class LockBusy(Exception):
         self.path, self.owner = path, owner
 
 
+def wait_for_flock(handle, operation: int, timeout: float | None) -> None:
+    """``flock`` that waits at most ``timeout`` s (None: as long as it takes,
+    0: not at all), in short steps so signals are handled meanwhile; raises
+    BlockingIOError when the time is up."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(handle, operation | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
+        time.sleep(0.05)
+
+
 @contextmanager
-def file_lock(path: str | os.PathLike, blocking: bool = True) -> Iterator[None]:
+def file_lock(path: str | os.PathLike, blocking: bool = True,
+              timeout: float | None = None) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if missing) for the block.
 
-    Non-blocking, a held lock raises :class:`LockBusy` at once. The holder's
-    pid is written into the file, for that message.
+    Non-blocking, a held lock raises :class:`LockBusy` at once; blocking, after
+    ``timeout`` s when one is given. The holder's pid is written into the
+    file, for that message.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            wait_for_flock(handle, fcntl.LOCK_EX, timeout if blocking else 0)
         except BlockingIOError:
             handle.seek(0)
             raise LockBusy(path, handle.read().strip()) from None

@@ -1,8 +1,8 @@
 """Run the staging layer once per version of the inputs and keep it as parquet.
 
 The folder ``<output>/_staging/<fingerprint>`` holds the classified customers
-and tickets. The fingerprint covers each input's path, size and modification
-time and the cleaning code itself, so a changed input or rule re-cleans and an
+and tickets. The fingerprint covers each input's version (:func:`file_version`)
+and the cleaning code itself, so a changed input or rule re-cleans and an
 unchanged one is reused. A file lock makes concurrent notebooks wait for one
 builder instead of all building; the folder is renamed into place only when
 complete, so nobody reads a half-written copy, and a build whose inputs changed

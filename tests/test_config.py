@@ -45,7 +45,8 @@ def test_output_folder_under_a_file_cannot_be_created(tmp_path):
     with pytest.raises(ParameterError) as err:
         make_params(tmp_path / "d", out)
     assert str(err.value) == (f"output_dir {out} cannot be created: {tmp_path / 'report.txt'} "
-                              "is a file, not a folder; choose another output folder")
+                              "is a file, not a folder; choose another output folder (--output-dir, "
+                              "make run OUTPUT_DIR=...)")
 
 
 def test_output_folder_that_is_a_file(tmp_path):

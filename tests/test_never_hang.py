@@ -195,3 +195,18 @@ def test_a_bad_timeout_is_a_parameter_error(tmp_path, pinned, value):
     done = run_suite("--data-dir", pinned["data_dir"], "--output-dir", str(tmp_path / "out"),
                      "--timeout", value, timeout=120)
     assert done.returncode == 2 and "--timeout must be a number of seconds > 0" in done.stderr
+
+
+def test_a_lock_wait_with_a_timeout_ends_with_the_holder_named(tmp_path):
+    from lib.fileio import LockBusy, file_lock
+
+    lock = tmp_path / "start.lock"
+    with file_lock(lock):
+        began = time.monotonic()
+        with pytest.raises(LockBusy) as busy:
+            with file_lock(lock, timeout=0.5):
+                pass
+        assert 0.5 <= time.monotonic() - began < 10
+        assert busy.value.owner == str(os.getpid())
+    with file_lock(lock, timeout=0.5):  # free again: taken at once
+        pass

@@ -37,13 +37,16 @@ from pathlib import Path
 
 from lib.config import PROJECT_ROOT
 from lib.errors import TicketInsightsError
-from lib.fileio import file_lock, scratch_path
+from lib.fileio import LockBusy, file_lock, scratch_path, wait_for_flock
 
 HOST = "127.0.0.1"
 STATE_ENV = "TICKET_INSIGHTS_SPARK_STATE"  # where the state file is, when not the default
 SERVER_MARK = "SparkConnectServer"  # in the server's command line
 LAB_START_TIMEOUT = 180.0
 LAB_STOP_GRACE = 20.0
+# s a launcher waits for another one starting or stopping the shared server
+# (a start is bounded by connect_server.START_TIMEOUT, a stop by its grace)
+LOCK_TIMEOUT = 240.0
 _EMPTY_TOKEN = re.compile(r"""(?i)^--[\w.]*token\s*=\s*(''|""|)\s*$""")
 
 
@@ -147,7 +150,13 @@ def _share_lock(state_file: Path):
     server's owner is stopping it)."""
     state_file.parent.mkdir(parents=True, exist_ok=True)
     users = os.fdopen(os.open(_users_file(state_file), os.O_RDWR | os.O_CREAT, 0o600), "r+")
-    fcntl.flock(users, fcntl.LOCK_SH)
+    try:
+        wait_for_flock(users, fcntl.LOCK_SH, LOCK_TIMEOUT)
+    except BlockingIOError:
+        users.close()
+        raise TicketInsightsError(f"the shared Spark server is still being stopped after "
+                                  f"{LOCK_TIMEOUT:.0f} s ({_users_file(state_file)}); "
+                                  "run again in a moment") from None
     return users
 
 
@@ -220,11 +229,20 @@ def _start_shared_server(state_file: Path):
 def acquire_server(state_file: Path):
     """Reuse the recorded server when it is up, else start one. Returns
     (lease, server): ``server`` is None when reused (someone else owns it)."""
-    with file_lock(_start_lock(state_file)):  # one launcher checks-and-starts at a time
-        lease = join_running_server(state_file)
-        if lease is not None:
-            return lease, None
-        return _start_shared_server(state_file)
+    try:
+        with file_lock(_start_lock(state_file), timeout=LOCK_TIMEOUT):  # one starts at a time
+            return _join_or_start(state_file)
+    except LockBusy as busy:
+        raise TicketInsightsError(f"another launcher (pid {busy.owner or '?'}) has been starting "
+                                  f"the shared Spark server for {LOCK_TIMEOUT:.0f} s; "
+                                  "run again in a moment") from None
+
+
+def _join_or_start(state_file: Path):
+    lease = join_running_server(state_file)
+    if lease is not None:
+        return lease, None
+    return _start_shared_server(state_file)
 
 
 def _stop_owned_server(server, lease: Lease, state_file: Path, wait: bool, stopper) -> None:
