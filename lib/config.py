@@ -78,16 +78,17 @@ def _check_output_dir_can_be_made(output: Path) -> None:
     existing = output
     while not os.path.lexists(existing) and existing != existing.parent:
         existing = existing.parent
+    verb = "created"
     if not existing.is_dir():
         why = f"{existing} is {'a file, ' if existing.is_file() else ''}not a folder"
     elif existing != output and not os.access(existing, os.W_OK | os.X_OK):
         why = f"no permission to create folders in {existing}"
     elif existing == output and not os.access(output, os.W_OK | os.X_OK):
         # not ours to write, or on a read-only file system (access() says so even to root)
-        why = "no permission to write in it"
+        why, verb = "no permission to write in it", "written"
     else:
         return
-    raise ParameterError(f"output_dir {output} cannot be {'written' if existing == output else 'created'}: "
+    raise ParameterError(f"output_dir {output} cannot be {verb}: "
                          f"{why}; choose another output folder (--output-dir, make run OUTPUT_DIR=...)")
 
 

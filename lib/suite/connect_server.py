@@ -48,7 +48,7 @@ STOP_GRACE = 15.0
 
 
 class ConnectServerError(TicketInsightsError):
-    """The Spark Connect server did not start (the message holds its log tail)."""
+    """The Spark Connect server did not start (one line: its last error and its log)."""
 
 
 def free_port(host: str = HOST) -> int:

@@ -89,8 +89,9 @@ class Deadline:
 
     def explain(self, summary: str) -> str:
         """The failure's one line: the time limit, then where it stopped."""
-        where = summary.splitlines()[0] if summary.startswith("cell ") else "its kernel was killed"
-        return (f"timed out after {self.seconds:.0f} s (the --timeout per notebook) in {where}; "
+        where = (f" in {summary.splitlines()[0]}" if summary.startswith("cell ")
+                 else f"; it ignored Ctrl-C, so its kernel was killed {KILL_AFTER:.0f} s later")
+        return (f"timed out after {self.seconds:.0f} s (the --timeout per notebook){where}; "
                 "run with a larger --timeout (make run TIMEOUT=...) if it only needs longer")
 
 
