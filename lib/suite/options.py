@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lib.config import DEFAULTS, PROJECT_ROOT
 from lib.errors import TicketInsightsError
+from lib.suite.share import add_share_options
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
@@ -43,6 +44,7 @@ def arguments(argv: list[str] | None, description: str) -> argparse.Namespace:
     parser.add_argument("--notebooks-dir", default=str(PROJECT_ROOT / "notebooks"),
                         help="where the notebooks are (default: the project's notebooks/)")
     parser.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    add_share_options(parser)
     return parser.parse_args(argv)
 
 
