@@ -172,9 +172,9 @@ def build_report(output_dir: str | os.PathLike, results: Sequence | None = None,
     index.html. With ``share_key_file``, also the shareable copy
     ``report-share/`` and its zip (:mod:`lib.suite.share`)."""
     output_dir = Path(output_dir).resolve()
-    key = load_key(share_key_file, output_dir) if share_key_file is not None else None
     index = _write_folder(output_dir, INTERNAL, results, run_info)
-    if key is not None:
+    if share_key_file is not None:  # a bad key fails the share, after the internal report
+        key = load_key(share_key_file, output_dir)
         shared = _write_folder(output_dir, _shared_variant(key), results, run_info)
         zip_folder(shared.parent, output_dir / f"{SHARE_DIR}.zip")
     return index
