@@ -25,7 +25,15 @@ from lib.manifest import manifest_path, read_manifest, write_manifest
 from lib.suite.datadocs import TABLES, contract_dictionary, table_docs
 from lib.suite.lineage import build_lineage, mermaid
 from lib.suite.report import build_report
-from lib.suite.share import NOT_PERSONAL, PERSONAL, ShareKeyError, Treatment, load_key
+from lib.suite.share import (
+    NOT_PERSONAL,
+    PERSONAL,
+    ShareKeyError,
+    Tokens,
+    Treatment,
+    load_key,
+    pseudonymise_csv,
+)
 
 KEY_A = "11" * 32
 KEY_B = "22" * 32
@@ -254,3 +262,18 @@ def test_a_real_run_shared_holds_no_personal_value_and_shows_lineage_and_data_do
         assert result.get("error") is None, result
         assert result["badImages"] == [] and result["badLinks"] == [], result
         assert result["console"] == [], result
+
+
+def test_a_pseudonymised_csv_keeps_the_contract_format_and_a_clean_one_its_bytes(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_bytes(b'order_id,event_name,customer_id,email\n'
+                       b'O-1,"a\rb",17,x@example.com\nO-2,"c, ""d""",,\n')
+    left_out = pseudonymise_csv(source, tmp_path / "out.csv", Tokens(bytes.fromhex(KEY_A)))
+    assert left_out == ["email"]
+    assert (tmp_path / "out.csv").read_bytes() == (
+        b'order_id,event_name,customer_id\n'
+        b'O-1,"a\rb",' + token(KEY_A, "17").encode() + b'\nO-2,"c, ""d""",\n')
+    clean = tmp_path / "events.csv"
+    clean.write_bytes(b'event_id,event_name\nEV-1,"x\r\ny"\n')
+    assert pseudonymise_csv(clean, tmp_path / "same.csv", Tokens(b"k" * 16)) == []
+    assert (tmp_path / "same.csv").read_bytes() == clean.read_bytes()

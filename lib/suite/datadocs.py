@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,9 +116,9 @@ def _key_checks(name: str, data, warehouse: Path) -> list[Check]:
     return checks
 
 
-def table_docs(output_dir: Path, shared: dict[str, str] | None = None) -> list[TableDoc]:
+def table_docs(output_dir: Path, shared: Callable[[str], str] | None = None) -> list[TableDoc]:
     """One :class:`TableDoc` per table of 08 and 09, checked as written.
-    ``shared``: column -> what the shareable report does with it."""
+    ``shared``: what the shareable report does with a column."""
     warehouse = output_dir / "warehouse"
     try:
         dictionary = contract_dictionary()
@@ -135,7 +136,7 @@ def table_docs(output_dir: Path, shared: dict[str, str] | None = None) -> list[T
         for column in names:
             kind, meaning = by_name.get(column, ("", "not in the contract"))
             doc.columns.append(Column(column, kind, written.get(column, ""), meaning,
-                                      (shared or {}).get(column, "")))
+                                      shared(column) if shared else ""))
         doc.checks = _key_checks(name, data, warehouse) if data is not None else []
         docs.append(doc)
     return docs

@@ -35,11 +35,11 @@ from lib.suite.lineage import build_lineage, mermaid, svg
 from lib.suite.pages import render_or_reuse, render_page, render_without_outputs, rendered_page
 from lib.suite.report_insights import Insight, Preview, read_insight
 from lib.suite.share import (
-    PERSONAL,
     SHARE_DIR,
     ShareKeyError,
     Tokens,
     add_share_options,
+    in_shared_copy,
     load_key,
     pseudonymise_csv,
     share_key_file,
@@ -139,7 +139,7 @@ def _write_folder(output_dir: Path, variant: Variant, results: Sequence | None,
     executed = sorted((output_dir / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     insights = [read_insight(nb, output_dir, by_name.get(nb.stem)) for nb in executed]
     graph = build_lineage(output_dir, [(i.name, i.status in OK) for i in insights])
-    shared = {c: t.value for c, t in PERSONAL.items()} if variant.shared else None
+    shared = in_shared_copy if variant.shared else None
     final = output_dir / variant.folder
     with replacing_dir(final) as scratch:
         for sub in ("charts", "data", "notebooks"):

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import shutil
 import sys
 from pathlib import Path
 
@@ -125,6 +126,13 @@ class Tokens:
         return token
 
 
+def in_shared_copy(name: str) -> str:
+    """What the shareable report does with a column, in words."""
+    if name in PERSONAL:
+        return PERSONAL[name].value
+    return "kept" if name in NOT_PERSONAL else "dropped (not classified in the contract)"
+
+
 def shared_columns(header: list[str]) -> list[tuple[int, str, Treatment | None]]:
     """(index, name, treatment) of each column kept: None copies it."""
     kept = []
@@ -143,6 +151,12 @@ def pseudonymise_csv(source: Path, target: Path, tokens: Tokens) -> list[str]:
     names of the columns left out."""
     csv.field_size_limit(sys.maxsize)
     target.parent.mkdir(parents=True, exist_ok=True)
+    with source.open(newline="", encoding="utf-8") as inp:
+        header = next(csv.reader(inp), [])
+    if [(name, None) for name in header] == [(n, t) for _, n, t in shared_columns(header)]:
+        with replacing(target) as scratch:  # nothing personal: the same bytes
+            shutil.copyfile(source, scratch)
+        return []
     with source.open(newline="", encoding="utf-8") as inp, replacing(target) as scratch, \
             scratch.open("w", newline="", encoding="utf-8") as out:
         reader = csv.reader(inp)
@@ -151,10 +165,20 @@ def pseudonymise_csv(source: Path, target: Path, tokens: Tokens) -> list[str]:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([name for _, name, _ in kept])
         for row in reader:
-            writer.writerow([tokens(row[i]) if treatment else row[i]
-                             for i, _, treatment in kept])
+            values = [tokens(row[i]) if treatment else row[i] for i, _, treatment in kept]
+            if any("\r" in value for value in values):  # csv quotes \r only in a \r\n dialect
+                out.write(",".join(_quoted(value) for value in values) + "\n")
+            else:
+                writer.writerow(values)
     names = {name for _, name, _ in kept}
     return [name for name in header if name not in names]
+
+
+def _quoted(value: str) -> str:
+    """One field as contract §5.1 writes it."""
+    if any(ch in value for ch in ',"\n\r'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def zip_folder(folder: Path, target: Path) -> Path:
