@@ -33,6 +33,7 @@ from lib.suite.share import (
     Treatment,
     load_key,
     pseudonymise_csv,
+    share_key_file,
 )
 
 KEY_A = "11" * 32
@@ -278,3 +279,13 @@ def test_a_pseudonymised_csv_keeps_the_contract_format_and_a_clean_one_its_bytes
     clean.write_bytes(b'event_id,event_name\nEV-1,"x\r\ny"\n')
     assert pseudonymise_csv(clean, tmp_path / "same.csv", Tokens(b"k" * 16)) == []
     assert (tmp_path / "same.csv").read_bytes() == clean.read_bytes()
+
+
+def test_a_relative_key_file_is_the_callers_even_after_the_runner_changes_directory(
+        tmp_path, monkeypatch):
+    from lib.suite.options import arguments
+
+    monkeypatch.chdir(tmp_path)
+    args = arguments(["--share", "--share-key-file", "keys/share.key"], "test")
+    assert share_key_file(args) == str(tmp_path / "keys" / "share.key")
+    assert share_key_file(arguments([], "test")) is None

@@ -71,6 +71,8 @@ def add_share_options(parser) -> None:
                         help=f"also write {SHARE_DIR}/ and {SHARE_DIR}.zip: the report without "
                              "personal data (docs/contract.md §5.7)")
     parser.add_argument("--share-key-file", default=str(DEFAULT_KEY_FILE),
+                        type=lambda path: str(Path(path).expanduser().absolute()),  # the
+                        # caller's working directory: the runner changes it before the report
                         help="the key of the customer tokens, outside the output folder; "
                              "created when missing (default: %(default)s)")
 
