@@ -10,6 +10,7 @@ it into a Mermaid renderer.
 
 from __future__ import annotations
 
+import enum
 import html
 import re
 from dataclasses import dataclass, field
@@ -17,11 +18,18 @@ from pathlib import Path
 
 from lib.manifest import manifest_path, read_manifest
 
-COLUMNS = ("input", "staged", "notebook", "output")
-HEADS = {"input": "input files", "staged": "staged data", "notebook": "notebooks",
-         "output": "CSVs, charts, tables"}
-_X = {"input": 0, "staged": 190, "notebook": 380, "output": 640}
-_WIDTH = {"input": 160, "staged": 160, "notebook": 200, "output": 290}
+
+class Stage(enum.Enum):
+    """The diagram's columns, left to right: value = its heading."""
+
+    INPUT = "input files"
+    STAGED = "staged data"
+    NOTEBOOK = "notebooks"
+    OUTPUT = "CSVs, charts, tables"
+
+
+_X = {Stage.INPUT: 0, Stage.STAGED: 190, Stage.NOTEBOOK: 380, Stage.OUTPUT: 640}
+_WIDTH = {Stage.INPUT: 160, Stage.STAGED: 160, Stage.NOTEBOOK: 200, Stage.OUTPUT: 290}
 _FILL = {"input": "#fff4d6", "staged": "#e6f0e0", "notebook": "#e8f0fa", "csv": "#ffffff",
          "chart": "#f4ecfa", "table": "#fdf5e6"}
 ROW, BOX = 24, 18
@@ -31,8 +39,8 @@ ROW, BOX = 24, 18
 class Node:
     id: str
     label: str
-    column: str  # one of COLUMNS
-    kind: str  # input, staged, notebook, csv, chart, table
+    column: Stage
+    kind: str  # input, staged, notebook, or the manifest's kind: csv, chart, table
     href: str  # relative to the report folder
     title: str = ""
     y: float = 0.0
@@ -52,7 +60,7 @@ class Lineage:
             self.edges.append((source, target))
 
     def outputs(self) -> list[str]:
-        return [n.title for n in self.nodes.values() if n.column == "output"]
+        return [n.title for n in self.nodes.values() if n.column is Stage.OUTPUT]
 
 
 def _node_id(prefix: str, text: str) -> str:
@@ -73,21 +81,21 @@ def build_lineage(output_dir: Path, notebooks: list[tuple[str, bool]]) -> Lineag
     graph = Lineage()
     for name, succeeded in notebooks:
         manifest = read_manifest(manifest_path(output_dir, name)) or {}
-        notebook = graph.add(Node(_node_id("nb", name), name, "notebook", "notebook",
+        notebook = graph.add(Node(_node_id("nb", name), name, Stage.NOTEBOOK, "notebook",
                                   f"notebooks/{name}.html", f"notebooks/{name}.ipynb"))
         for read in manifest.get("reads", []):
             part = Path(read["path"]).name
-            staged = graph.add(Node(_node_id("st", part), f"staged {part}", "staged", "staged",
+            staged = graph.add(Node(_node_id("st", part), f"staged {part}", Stage.STAGED, "staged",
                                     "#data-quality", read["path"]))
             graph.link(staged, notebook)
             for source in read.get("sources", []):
                 graph.link(graph.add(Node(_node_id("in", Path(source).name), Path(source).name,
-                                          "input", "input", "#data-quality", source)), staged)
+                                          Stage.INPUT, "input", "#data-quality", source)), staged)
         for out in manifest.get("outputs", []) if succeeded else []:
             if not (output_dir / out["path"]).exists():
                 continue
             label = f"table {Path(out['path']).name}" if out["kind"] == "table" else out["path"]
-            graph.link(notebook, graph.add(Node(_node_id("out", out["path"]), label, "output",
+            graph.link(notebook, graph.add(Node(_node_id("out", out["path"]), label, Stage.OUTPUT,
                                                 out["kind"], output_href(out["kind"], out["path"]),
                                                 out["path"])))
     return graph
@@ -96,9 +104,9 @@ def build_lineage(output_dir: Path, notebooks: list[tuple[str, bool]]) -> Lineag
 def mermaid(graph: Lineage) -> str:
     """The graph as Mermaid flowchart source, with a click link per node."""
     lines = ["flowchart LR"]
-    for column in COLUMNS:
-        lines.append(f'  subgraph {column}["{HEADS[column]}"]')
-        for node in (n for n in graph.nodes.values() if n.column == column):
+    for stage in Stage:
+        lines.append(f'  subgraph {stage.name.lower()}["{stage.value}"]')
+        for node in (n for n in graph.nodes.values() if n.column is stage):
             label = node.label.replace('"', "#quot;")
             lines.append(f'    {node.id}["{label}"]')
         lines.append("  end")
@@ -112,7 +120,7 @@ def _layout(graph: Lineage) -> float:
     notebook at the middle of its outputs; staged data and inputs spread
     evenly. Returns the height."""
     row = 0
-    for notebook in (n for n in graph.nodes.values() if n.column == "notebook"):
+    for notebook in (n for n in graph.nodes.values() if n.column is Stage.NOTEBOOK):
         outs = [graph.nodes[b] for a, b in graph.edges if a == notebook.id]
         for out in outs:
             out.y = row * ROW
@@ -120,8 +128,8 @@ def _layout(graph: Lineage) -> float:
         notebook.y = (outs[0].y + outs[-1].y) / 2 if outs else row * ROW
         row += 0 if outs else 1
     height = max(row, 1) * ROW
-    for column in ("staged", "input"):
-        nodes = [n for n in graph.nodes.values() if n.column == column]
+    for stage in (Stage.STAGED, Stage.INPUT):
+        nodes = [n for n in graph.nodes.values() if n.column is stage]
         for i, node in enumerate(nodes):
             node.y = (i + 0.5) * height / len(nodes) - ROW / 2
     return height
@@ -130,12 +138,12 @@ def _layout(graph: Lineage) -> float:
 def svg(graph: Lineage) -> str:
     """The graph as an SVG element; each node is a link."""
     height = _layout(graph) + 30
-    width = _X["output"] + _WIDTH["output"] + 10
+    width = _X[Stage.OUTPUT] + _WIDTH[Stage.OUTPUT] + 10
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="lineage" width="{width}" '
              f'height="{height:.0f}" viewBox="0 0 {width} {height:.0f}" role="img" '
              'aria-label="lineage of this run">']
-    for x, column in ((_X[c], c) for c in COLUMNS):
-        parts.append(f'<text x="{x + 4}" y="12" class="head">{HEADS[column]}</text>')
+    for stage in Stage:
+        parts.append(f'<text x="{_X[stage] + 4}" y="12" class="head">{stage.value}</text>')
     top = 22
     for a, b in graph.edges:
         s, t = graph.nodes[a], graph.nodes[b]
