@@ -146,6 +146,14 @@ def test_the_shareable_zip_holds_no_personal_value_and_the_internal_report_keeps
     assert_self_contained(shared)
 
 
+def test_the_shareable_report_loads_in_a_browser(browser, output_dir, tmp_path):
+    build_report(output_dir, share_key_file=_key(tmp_path / "a.key", KEY_A))
+    result = check_in_browser(browser, output_dir / "report-share", tmp_path)
+    assert result.get("error") is None, result
+    assert result["title"] == "Ticket insights report (shareable)" and result["images"] == 1
+    assert result["badImages"] == [] and result["badLinks"] == [] and result["console"] == []
+
+
 def test_same_key_same_tokens_across_runs_another_key_other_tokens(output_dir, tmp_path):
     key_a = _key(tmp_path / "a.key", KEY_A)
     build_report(output_dir, share_key_file=key_a)
