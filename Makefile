@@ -14,6 +14,8 @@ ONLY ?=
 JOBS ?=
 TIMEOUT ?=
 FORCE ?=
+SHARE ?=
+SHARE_KEY_FILE ?=
 ORDERS ?= 10000
 CUSTOMERS ?= 2000
 
@@ -25,13 +27,15 @@ RUN_ARGS += $(if $(ONLY),--only "$(ONLY)")
 RUN_ARGS += $(if $(JOBS),--jobs "$(JOBS)")
 RUN_ARGS += $(if $(TIMEOUT),--timeout "$(TIMEOUT)")
 RUN_ARGS += $(if $(FORCE),--force)
+SHARE_ARGS := $(if $(SHARE),--share) $(if $(SHARE_KEY_FILE),--share-key-file "$(SHARE_KEY_FILE)")
+RUN_ARGS += $(SHARE_ARGS)
 
 # The lock: every package pinned, from pyproject.toml's dependencies and dev extra.
 # pip-compile keeps the pins already in requirements.txt; to move one, e.g.
 # make lock LOCK_ARGS="--upgrade-package pandas" (or LOCK_ARGS=--upgrade for all).
 LOCK_COMMAND := pip-compile --extra=dev --no-emit-find-links --no-emit-index-url --output-file=requirements.txt --strip-extras pyproject.toml
 
-.PHONY: help setup lock data run test lint unit nbval notebooks sync-notebooks lab bench clean
+.PHONY: help setup lock data run report test lint unit nbval notebooks sync-notebooks lab bench clean
 .PHONY: sql sql-server test-cluster test-slow test-all
 
 help:
@@ -39,6 +43,8 @@ help:
 	@echo "              whose outputs are not up to date (FORCE=1 runs them all)"
 	@echo "make test   - set up, lint, unit tests, nbval regression tests, quick end-to-end runs"
 	@echo "make test-all - make test, then the slow end-to-end checks and the cluster runs"
+	@echo "make report - rebuild output/report/ from the last run; SHARE=1 also writes"
+	@echo "              report-share/ and report-share.zip without personal data"
 	@echo "make data   - (re)generate sample data (ORDERS=, CUSTOMERS=)"
 	@echo "make lab    - open JupyterLab with the project's kernel"
 	@echo "make notebooks - re-execute notebooks on pinned data (after an intended change)"
@@ -70,6 +76,11 @@ run: setup
 		$(BIN)/python generate_data.py --out "$(or $(DATA_DIR),data)" --orders $(ORDERS) --customers $(CUSTOMERS); \
 	fi
 	$(BIN)/python -m lib.run $(RUN_ARGS)
+
+# The report of the last run, again; SHARE=1 adds the copy without personal data
+# (docs/contract.md §5.7), keyed by SHARE_KEY_FILE (default ~/.config/ticket-insights/share.key).
+report: setup
+	$(BIN)/python -m lib.report --output-dir "$(or $(OUTPUT_DIR),output)" $(SHARE_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

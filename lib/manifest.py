@@ -9,6 +9,8 @@
      "outputs": [{"path": "03_customer_events.csv", "kind": "csv", "rows": 1874,
                   "bytes": 95112, "mtime_ns": 1764...}],
      "actions": [{"action": "write 03_customer_events.csv", "seconds": 0.8}, ...],
+     "reads": [{"path": "_staging/<version>/tickets", "kind": "staged",
+                "sources": ["/abs/data/tickets.csv", "/abs/data/customer.json"]}, ...],
      "fingerprint": "..."}
 
 ``parameters`` holds only the parameters the notebook actually read (see
@@ -18,6 +20,9 @@ succeeded (it alone knows the notebook file it ran). Each output's size and
 modification time show whether it was changed by hand since. ``actions``
 lists each Spark action the notebook helpers ran (writes, tables, the small
 results fetched for charts) with its seconds, in order: the bench prints them.
+``reads`` lists the staged data the notebook used and the input files each is
+cleaned from (:data:`lib.staged.STAGED_PARTS`): the report draws the run's
+lineage from ``reads`` and ``outputs``.
 """
 
 from __future__ import annotations
@@ -83,6 +88,18 @@ class Recorder:
     began: float = field(default_factory=time.monotonic)
     outputs: list[dict] = field(default_factory=list)
     actions: list[dict] = field(default_factory=list)
+    reads: list[dict] = field(default_factory=list)
+
+    def read(self, path: Path, kind: str, sources: list[Path]) -> None:
+        """Note that the notebook used ``path`` (under the output folder),
+        made from ``sources`` (absolute input files); once per path."""
+        if self.notebook is None:
+            return
+        entry = {"path": path.relative_to(self.params.output_dir).as_posix(), "kind": kind,
+                 "sources": [str(source) for source in sources]}
+        if entry not in self.reads:
+            self.reads.append(entry)
+            self._save()
 
     def wrote(self, path: Path, kind: str, rows: int | None = None) -> None:
         if self.notebook is None:
@@ -108,6 +125,7 @@ class Recorder:
             "parameters": dict(sorted(self.params.read.items())),
             "outputs": self.outputs,
             "actions": self.actions,
+            "reads": self.reads,
         })
 
 

@@ -18,18 +18,34 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lib.config import DEFAULTS, make_params
 from lib.manifest import Recorder, TrackedParams, notebook_name
-from lib.staged import Staged, is_staged, load_staged
+from lib.staged import STAGED_PARTS, Staged, is_staged, load_staged, part_sources
 from lib.writer import write_csv
 
 PREVIEW_ROWS = 10
 MAX_FETCH_ROWS = 100_000  # what fetch brings to the driver at most: small results only
 
 
+class TrackedStaged:
+    """A :class:`~lib.staged.Staged` that notes in the manifest which staged
+    data the notebook used, and the inputs it is cleaned from (the lineage)."""
+
+    def __init__(self, staged: Staged, recorder: Recorder, params: TrackedParams):
+        self._staged, self._recorder, self._params = staged, recorder, params
+
+    def __getattr__(self, name: str):
+        value = getattr(self._staged, name)
+        if name in STAGED_PARTS and self._staged.folder is not None:
+            for part in STAGED_PARTS[name]:
+                self._recorder.read(self._staged.folder / part, "staged",
+                                    part_sources(self._params, part))
+        return value
+
+
 @dataclass(frozen=True)
 class Context:
     params: TrackedParams  # a Params that notes which run parameters were read
     spark: SparkSession
-    staged: Staged
+    staged: Staged | TrackedStaged
     recorder: Recorder
 
 
@@ -52,8 +68,9 @@ def setup(
     if ui := spark_ui_url(spark):  # e.g. the shared server of `make lab`
         print(f"Spark UI: {ui}")
     tracked = TrackedParams(params)
-    return Context(params=tracked, spark=spark, staged=load_staged(spark, params),
-                   recorder=Recorder(notebook_name(), tracked))
+    recorder = Recorder(notebook_name(), tracked)
+    return Context(params=tracked, spark=spark, recorder=recorder,
+                   staged=TrackedStaged(load_staged(spark, params), recorder, params))
 
 
 def write(df: DataFrame, ctx: Context, relative_path: str, rows: int = PREVIEW_ROWS) -> None:

@@ -44,6 +44,15 @@ RAW_COUNTS = "raw_counts.json"  # records read from each input, by dataset
 BATCH_ENV = "TICKET_INSIGHTS_BATCH"  # the runner's pin, as JSON (see pin_inputs)
 RUN_LOCK = ".run.lock"  # <output>/.run.lock: held by a suite run for its whole length
 CHANGED = "changed during the run"  # in the InputError of an input rewritten mid-run
+# What each field of Staged is read from: staged parquet folders under the
+# version's folder (repeated_orders belongs to tickets), and the inputs each
+# folder is cleaned from (tickets need the clean customer ids). The lineage in
+# the report is drawn from these, as the notebooks record them.
+STAGED_PARTS = {
+    "tickets": ("tickets",), "customers": ("customers",),
+    "tickets_rejected": ("tickets",), "customers_rejected": ("customers",),
+    "data_quality": ("customers", "tickets"), "raw_counts": ("customers", "tickets"),
+}
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,13 @@ class Staged:
     customers_rejected: DataFrame
     data_quality: DataFrame
     raw_counts: dict[str, int]  # records read from each input: {"customers": n, "tickets": m}
+    folder: Path | None = None  # the staged version these were read from
+
+
+def part_sources(params: Params, part: str) -> list[Path]:
+    """The input files a staged folder (:data:`STAGED_PARTS`) is cleaned from."""
+    return ([params.tickets_path, params.customers_path] if part == "tickets"
+            else [params.customers_path])
 
 
 def file_version(path: str | os.PathLike) -> list[int]:
@@ -229,4 +245,5 @@ def load_staged(spark: SparkSession, params: Params) -> Staged:
         customers_rejected=cleaning.rejected_customers(customers),
         data_quality=data_quality,
         raw_counts=json.loads((folder / RAW_COUNTS).read_text()),
+        folder=folder,
     )

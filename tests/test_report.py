@@ -1,7 +1,8 @@
 """The HTML report (lib/report.py): content from a hand-made output folder, and
 the page checked in a real headless browser (Debian's chromium, installed here
-when missing and we are root): it loads, every image shows and every link
-resolves, also after the folder was zipped and unzipped elsewhere."""
+when missing and we are root): it loads, every image shows, every link
+resolves and the console stays silent, also after the folder was zipped and
+unzipped elsewhere."""
 
 from __future__ import annotations
 
@@ -238,6 +239,7 @@ def check_in_browser(browser: str, report_dir: Path, scratch: Path) -> dict:
     try:
         command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                    "--no-first-run", "--disable-background-networking",
+                   "--enable-logging=stderr", "--v=0",  # the page's console messages
                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
                    f"--user-data-dir={scratch / 'profile'}", "--virtual-time-budget=30000",
                    "--dump-dom", f"http://127.0.0.1:{server.server_address[1]}/check.html"]
@@ -247,7 +249,11 @@ def check_in_browser(browser: str, report_dir: Path, scratch: Path) -> dict:
         server.server_close()
     match = re.search(r"RESULT:(.*?):END", html.unescape(done.stdout), re.S)
     assert match, f"the page did not report back; chromium said:\n{done.stderr[-2000:]}"
-    return json.loads(match.group(1))
+    result = json.loads(match.group(1))
+    # the report has no script of its own: any console message from it is an error
+    result["console"] = [line for line in done.stderr.splitlines()
+                         if ":CONSOLE" in line and "/report/" in line]
+    return result
 
 
 def test_report_loads_in_a_browser_with_every_image_and_link(browser, output_dir, tmp_path):
@@ -257,6 +263,7 @@ def test_report_loads_in_a_browser_with_every_image_and_link(browser, output_dir
     assert result["title"] == "Ticket insights report"
     assert result["images"] == 1 and result["links"] >= 8
     assert result["badImages"] == [] and result["badLinks"] == []
+    assert result["console"] == []
 
 
 def test_report_of_a_real_run_in_a_browser(browser, spark_remote, pinned, tmp_path):
@@ -270,6 +277,7 @@ def test_report_of_a_real_run_in_a_browser(browser, spark_remote, pinned, tmp_pa
     result = check_in_browser(browser, report, tmp_path)
     assert result.get("error") is None, result
     assert result["images"] >= 1 and result["badImages"] == [] and result["badLinks"] == []
+    assert result["console"] == []
 
 
 def test_a_ten_megabyte_field_does_not_stop_the_report(output_dir):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lib.config import DEFAULTS, PROJECT_ROOT
 from lib.errors import TicketInsightsError
+from lib.suite.share import add_share_options
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
@@ -46,6 +47,7 @@ def arguments(argv: list[str] | None, description: str) -> argparse.Namespace:
     parser.add_argument("--timeout", default=None,
                         help="seconds a notebook may run before it is stopped and fails "
                              "(default: 10 minutes plus 2 s per MB of input)")
+    add_share_options(parser)
     return parser.parse_args(argv)
 
 

@@ -52,6 +52,7 @@ from lib.suite.options import arguments, select
 from lib.suite.options import jobs as parallel_jobs
 from lib.suite.options import timeout as notebook_timeout
 from lib.suite.progress import UP_TO_DATE, Progress, Result, summary_table
+from lib.suite.share import share_key_file
 from lib.suite.watch import Halt, ServerWatch, disk_full, named_failure
 
 FIRST = "00"  # stages the data; runs alone before the rest
@@ -140,11 +141,13 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _build_report(batch: Batch, results: list[Result], run_info: dict) -> str | None:
+def _build_report(batch: Batch, results: list[Result], run_info: dict,
+                  share_key_file: str | None = None) -> str | None:
     from lib.suite.report import build_report
 
     try:
-        index = build_report(batch.params.output_dir, results=results, run_info=run_info)
+        index = build_report(batch.params.output_dir, results=results, run_info=run_info,
+                             share_key_file=share_key_file)
     except Exception as error:  # noqa: BLE001 - the run's outputs stand without it
         text = f"{type(error).__name__}: {error}"
         print(f"report: FAILED to build: {named_failure(text, batch.params.output_dir) or text}",
@@ -312,11 +315,13 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         try:
             report = _build_report(batch, results, {
                 "spark": spark_mode, "jobs": jobs, "seconds": round(seconds, 1),
-            })
+            }, share_key_file(args))
         except KeyboardInterrupt:
             return 130
         if report:
             print(f"Report: {report}")
+            if args.share:
+                print(f"Shareable report: {_shown(batch.params.output_dir, user_cwd)}/report-share.zip")
     code = batch.halt.exit_code if batch.halt.reason else (
         1 if failed or (report is None and not args.no_report) else 0)
     if hung:  # a notebook given up after its Spark server died

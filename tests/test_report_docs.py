@@ -1,0 +1,61 @@
+"""The report's lineage (lib/suite/lineage.py) and data docs
+(lib/suite/datadocs.py) on the hand-made output folder of test_share.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_report import assert_self_contained
+from test_share import shared_output
+
+from lib.manifest import manifest_path, read_manifest
+from lib.suite.datadocs import TABLES, contract_dictionary, table_docs
+from lib.suite.lineage import build_lineage, mermaid
+from lib.suite.report import build_report
+
+
+@pytest.fixture
+def output_dir(tmp_path) -> Path:
+    return shared_output(tmp_path)
+
+
+def test_lineage_names_every_output_of_the_manifests_and_links_each_node(output_dir):
+    index = build_report(output_dir)
+    page = index.read_text()
+    for name in ("00_data_quality", "09_data_model"):
+        for out in read_manifest(manifest_path(output_dir, name))["outputs"]:
+            assert out["path"] in page
+    graph = build_lineage(output_dir, [("00_data_quality", True), ("09_data_model", True)])
+    source = mermaid(graph)
+    assert 'click nb_09_data_model href "notebooks/09_data_model.html"' in source
+    assert 'out_warehouse_dim_customer["table dim_customer"]' in source
+    assert "in_customer_json --> st_tickets" in source and "st_tickets --> nb_09_data_model" in source
+    assert "in_tickets_csv --> st_tickets" in source and "in_tickets_csv --> st_customers" not in source
+    assert sorted(graph.outputs()) == sorted([
+        "data_quality.csv", "rejects/customers_rejected.csv", "09_dim_customer.csv",
+        "09_fact_transaction.csv", "charts/09_data_model.png", "warehouse/dim_customer",
+        "warehouse/fact_transaction"])
+    refs = assert_self_contained(index.parent).refs  # every box's link resolves
+    assert "#table-dim_customer" in refs and "data/09_dim_customer.csv" in refs
+
+
+def test_data_docs_count_broken_keys_on_the_tables_as_written(output_dir):
+    docs = {d.name: d for d in table_docs(output_dir)}
+    assert docs["dim_customer"].rows == 2 and docs["tickets_denormalized"].rows is None
+    fact = {c.rule: c.violations for c in docs["fact_transaction"].checks}
+    assert fact == {"order_id present and unique": 1, "customer_id found in dim_customer": 1,
+                    "event_id found in dim_event": None}  # dim_event was not written
+    assert docs["dim_customer"].columns[0].meaning.startswith("the customer")
+    page = build_report(output_dir).read_text()
+    assert 'id="table-fact_transaction"' in page and "FAILED" in page
+
+
+def test_the_contract_describes_every_column_of_the_four_tables():
+    from lib.schema import CUSTOMER_COLUMNS, TICKET_COLUMNS
+
+    dictionary = {name: [c for c, _, _ in columns] for name, columns in contract_dictionary().items()}
+    assert set(dictionary) == set(TABLES)
+    assert dictionary["dim_customer"] == list(CUSTOMER_COLUMNS)
+    assert set(dictionary["fact_transaction"]) <= set(TICKET_COLUMNS) | {"event_id"}
+    assert all(meaning for columns in contract_dictionary().values() for _, _, meaning in columns)
