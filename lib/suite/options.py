@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lib.config import DEFAULTS, PROJECT_ROOT
 from lib.errors import TicketInsightsError
+from lib.suite.run_record import KEEP_RUNS
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
@@ -43,6 +44,15 @@ def arguments(argv: list[str] | None, description: str) -> argparse.Namespace:
     parser.add_argument("--notebooks-dir", default=str(PROJECT_ROOT / "notebooks"),
                         help="where the notebooks are (default: the project's notebooks/)")
     parser.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    weekly = parser.add_argument_group("run records and changes (lib.suite.review)")
+    weekly.add_argument("--dry-run", action="store_true",
+                        help="list each notebook with what it would do and why; start nothing")
+    weekly.add_argument("--compare-to", default=None, metavar="RECORD",
+                        help="compare with this run (output/runs/<id>) instead of the previous one")
+    weekly.add_argument("--fail-on-drift", action="store_true",
+                        help="exit 3 when a change since the compared run is flagged")
+    weekly.add_argument("--keep-runs", type=int, default=KEEP_RUNS, metavar="N",
+                        help="run records kept in <output>/runs (default: %(default)s)")
     return parser.parse_args(argv)
 
 

@@ -228,10 +228,23 @@ def _environment():
     return env
 
 
+def _run_record(output_dir: Path) -> dict | None:
+    """The latest run record (:mod:`lib.suite.run_record`), for a rebuilt report."""
+    from lib.suite.run_record import load_record
+
+    try:
+        return load_record(output_dir)
+    except (OSError, ValueError):
+        return None
+
+
 def build_report(output_dir: str | os.PathLike, results: Sequence | None = None,
-                 run_info: dict | None = None) -> Path:
-    """Write ``<output_dir>/report/`` (replacing an older one); return index.html."""
+                 run_info: dict | None = None, review: dict | None = None) -> Path:
+    """Write ``<output_dir>/report/`` (replacing an older one); return index.html.
+    ``review``: the run's record, with its changes and warnings (by default
+    the folder's latest ``run_results.json``)."""
     output_dir = Path(output_dir).resolve()
+    review = review or _run_record(output_dir) or {}
     by_name = {r.name: r for r in results or []}
     executed = sorted((output_dir / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     insights = [read_insight(nb, output_dir, by_name.get(nb.stem)) for nb in executed]
@@ -251,6 +264,7 @@ def build_report(output_dir: str | os.PathLike, results: Sequence | None = None,
             failed=sum(i.status not in ("ok", "up to date") for i in insights),
             run_rows=[*parameters.items(), *(run_info or {}).items()],
             quality=_data_quality(output_dir, scratch),
+            review=review,
         )
         (scratch / "index.html").write_text(page, encoding="utf-8")
     return final / "index.html"

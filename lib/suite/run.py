@@ -30,6 +30,7 @@ started are "not run" and the reason is one line.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import signal
@@ -45,12 +46,15 @@ from lib.input_checks import check_input_files
 from lib.staged import BATCH_ENV, changed_inputs, pin_inputs
 from lib.suite.cleanup import output_dir_lock, remove_stale_scratch
 from lib.suite.connect_server import spark_for_batch
+from lib.suite.dry_run import dry_run
 from lib.suite.freshness import recorded_outputs, run_fingerprint, stale_reason
 from lib.suite.kernel_pool import KernelPool, kill_kernels
 from lib.suite.kernels import NOT_RUN, run_batch, run_notebook
 from lib.suite.options import arguments, select
 from lib.suite.options import jobs as parallel_jobs
 from lib.suite.progress import UP_TO_DATE, Progress, Result, summary_table
+from lib.suite.review import read_compare_to, review_or_warn
+from lib.suite.run_record import RunFacts
 from lib.suite.watch import Halt, ServerWatch, disk_full, named_failure
 
 FIRST = "00"  # stages the data; runs alone before the rest
@@ -137,11 +141,12 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _build_report(batch: Batch, results: list[Result], run_info: dict) -> str | None:
+def _build_report(batch: Batch, results: list[Result], run_info: dict, review) -> str | None:
     from lib.suite.report import build_report
 
     try:
-        index = build_report(batch.params.output_dir, results=results, run_info=run_info)
+        index = build_report(batch.params.output_dir, results=results, run_info=run_info,
+                             review=review and review.record)
     except Exception as error:  # noqa: BLE001 - the run's outputs stand without it
         text = f"{type(error).__name__}: {error}"
         print(f"report: FAILED to build: {named_failure(text, batch.params.output_dir) or text}",
@@ -158,6 +163,7 @@ def _prepare(args: argparse.Namespace, user_cwd: Path) -> Batch:
     check_input_files(params.tickets_path, params.customers_path)  # no Spark needed
     notebooks = select((user_cwd / args.notebooks_dir).resolve(), args.only)
     jobs = parallel_jobs(args.jobs, not args.no_shared_session)
+    read_compare_to(args.compare_to, user_cwd)  # a wrong path stops the run here
     return Batch(params, notebooks, jobs, params.output_dir / "notebooks", user_cwd)
 
 
@@ -185,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     except TicketInsightsError as error:
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
+    if args.dry_run:  # no lock, no Spark, nothing written
+        return dry_run(batch.notebooks, batch.params, batch.executed_dir, args.force)
     try:
         with output_dir_lock(batch.params.output_dir):
             return _run_locked(batch, args, user_cwd)
@@ -241,7 +249,7 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
           flush=True)
     for sig in (signal.SIGTERM, signal.SIGHUP):  # clean up as for Ctrl-C
         signal.signal(sig, _raise_interrupt)
-    began = time.monotonic()
+    began, began_utc = time.monotonic(), dt.datetime.now(dt.UTC)
     server = kernels = watch = None
     try:
         current = _up_to_date(batch, args.force)
@@ -292,18 +300,24 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         if hung:
             os._exit(130)  # a notebook thread still hangs on its dead kernel: do not wait
         return 130
+    review = review_or_warn(params, results, RunFacts(
+        began_utc, spark_mode, jobs, args.only, args.force, batch.pin["fingerprint"]),
+        args.compare_to and read_compare_to(args.compare_to, user_cwd))
     report = None
     if not args.no_report:
         try:
             report = _build_report(batch, results, {
                 "spark": spark_mode, "jobs": jobs, "seconds": round(seconds, 1),
-            })
+            }, review)
         except KeyboardInterrupt:
             return 130
         if report:
             print(f"Report: {report}")
     code = batch.halt.exit_code if batch.halt.reason else (
         1 if failed or (report is None and not args.no_report) else 0)
+    if review is not None:
+        code = review.exit_code(code, args.fail_on_drift)
+        review.keep(params.output_dir, code, args.keep_runs)
     if hung:  # a notebook given up after its Spark server died
         sys.stdout.flush()
         sys.stderr.flush()
