@@ -34,11 +34,12 @@ def sha256_of(path: Path) -> str:
 
 def file_fingerprint(path: Path, previous: dict | None = None) -> dict:
     """Path, size, modification time and SHA-256. The hash is taken from
-    ``previous`` (an earlier record of the same file) when size and time
-    are unchanged, so an unchanged file is never hashed twice."""
+    ``previous`` (the caller's earlier record of the same file) when size and
+    time are unchanged, so an unchanged file is never hashed twice."""
     info = path.stat()
     entry = {"path": str(path), "bytes": info.st_size, "mtime_ns": info.st_mtime_ns}
-    same = previous and all(previous.get(k) == entry[k] for k in entry) and previous.get("sha256")
+    same = previous and all(previous.get(k) == entry[k] for k in ("bytes", "mtime_ns")) \
+        and previous.get("sha256")
     entry["sha256"] = previous["sha256"] if same else sha256_of(path)
     return entry
 

@@ -180,7 +180,8 @@ def inputs(params: Params, previous: dict | None) -> dict:
     found = {}
     for name, path, profile in (("tickets", params.tickets_path, tickets_profile),
                                 ("customers", params.customers_path, customers_profile)):
-        found[name] = {**file_fingerprint(path, before.get(name)), **profile(path)}
+        known = before.get(name) if (before.get(name) or {}).get("path") == str(path) else None
+        found[name] = {**file_fingerprint(path, known), **profile(path)}
     return found
 
 
