@@ -43,9 +43,9 @@ LOCK_COMMAND := pip-compile --extra=dev --no-emit-find-links --no-emit-index-url
 help:
 	@echo "make run    - set up, make sample data if data/ has none, run every notebook"
 	@echo "              whose outputs are not up to date (FORCE=1 runs them all)"
+	@echo "              DRY_RUN=1 lists what would run and why, starting nothing"
 	@echo "make test   - set up, lint, unit tests, nbval regression tests, quick end-to-end runs"
 	@echo "make test-all - make test, then the slow end-to-end checks and the cluster runs"
-	@echo "              DRY_RUN=1 lists what would run and why, starting nothing"
 	@echo "make compare - what changed between two runs (OLD=, NEW=; default the last two)"
 	@echo "make data   - (re)generate sample data (ORDERS=, CUSTOMERS=)"
 	@echo "make lab    - open JupyterLab with the project's kernel"
