@@ -41,6 +41,7 @@ def code_digest() -> str:
 
 
 PART_DIGITS = 12
+CODE, NOTEBOOK = "lib", "notebook"  # the parts besides the inputs (named by file)
 
 
 def _digest(data: bytes) -> str:
@@ -49,13 +50,12 @@ def _digest(data: bytes) -> str:
 
 def fingerprint_parts(notebook: Path, params: Params) -> dict[str, str]:
     """What decides a notebook's results, each as a short digest: the part's
-    name (as the dry run shows it) -> its digest."""
-    parts = {"pipeline code": code_digest()[:PART_DIGITS]}
+    name (the code, each input's file name, the notebook) -> its digest."""
+    parts = {CODE: code_digest()[:PART_DIGITS]}
     for path in (params.tickets_path, params.customers_path):
         info = path.stat()
-        parts[f"input changed: {path.name}"] = _digest(
-            f"{path}|{info.st_size}|{info.st_mtime_ns}".encode())
-    parts["notebook edited"] = _digest(notebook.read_bytes())
+        parts[path.name] = _digest(f"{path}|{info.st_size}|{info.st_mtime_ns}".encode())
+    parts[NOTEBOOK] = _digest(notebook.read_bytes())
     return parts
 
 
@@ -67,9 +67,12 @@ def _changed_part(recorded: str, current: str, names: list[str]) -> str:
     old, new = recorded.split("-"), current.split("-")
     if len(old) != len(new):  # recorded by an older version of the suite
         return "inputs, notebook or code changed"
-    changed = [name if name != "pipeline code" else "pipeline code changed"
-               for name, a, b in zip(names, old, new, strict=True) if a != b]
-    return "; ".join(changed)
+    changed = [name for name, a, b in zip(names, old, new, strict=True) if a != b]
+    inputs = [name for name in changed if name not in (CODE, NOTEBOOK)]
+    reasons = [f"input changed: {', '.join(inputs)}"] if inputs else []
+    reasons += ["notebook edited"] if NOTEBOOK in changed else []
+    reasons += ["pipeline code changed"] if CODE in changed else []
+    return "; ".join(reasons)
 
 
 def _current(params: Params, name: str):
