@@ -60,11 +60,11 @@ def _csvs(out: Path) -> dict[str, bytes]:
 
 
 def _files(out: Path) -> dict[str, bytes]:
-    """Every file a run leaves, but its logs, locks and manifests (which a
-    run rewrites by design: they say what *this* run did)."""
+    """Every file a run leaves, but its logs, locks, manifests and run
+    records (which a run rewrites by design: they say what *this* run did)."""
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.parts[len(out.parts)] != "logs"
-            and not p.name.endswith((".lock", ".manifest.json"))}
+            if p.is_file() and p.parts[len(out.parts)] not in ("logs", "runs")
+            and not p.name.endswith((".lock", ".manifest.json", "run_results.json"))}
 
 
 def _scratch(out: Path) -> list[str]:
