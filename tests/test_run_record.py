@@ -219,7 +219,7 @@ def test_the_compare_command_prints_a_table(tmp_path):
     lines = shown.stdout.splitlines()
     assert lines[0] == ("Changes since run r: 3, 1 flagged: "
                         "reject rate tickets: 1.00% -> 5.00% (+4.00 points)")
-    assert lines[1].split() == ["what", "of", "before", "now"]
+    assert lines[1].split() == ["what", "of", "before", "now", "change"]
     assert lines[2].split() == ["rejects", "tickets", "x", "1", "5"]
     assert lines[3].split() == ["!", "reject", "rate", "tickets", "1.00%", "5.00%", "+4.00", "points"]
     drift = subprocess.run([*command, "--fail-on-drift"], capture_output=True, cwd=PROJECT_ROOT)

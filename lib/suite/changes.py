@@ -40,11 +40,13 @@ class Change(StrEnum):
     INPUT_FORMAT = "input format"
 
 
-def _item(kind: Change, key: str, old, new, flagged: bool = False, note: str = "") -> dict:
+def _item(kind: Change, key: str, old, new, flagged: bool = False, note: str = "",
+          text: str = "") -> dict:
     shown = lambda v: "-" if v is None else str(v)  # noqa: E731
-    text = f"{kind} {key}: {shown(old)} -> {shown(new)}" + (f" ({note})" if note else "")
+    text = text or f"{kind} {key}: {shown(old)} -> {shown(new)}" + (f" ({note})" if note else "")
     return {"kind": str(kind), "key": key, "old": None if old is None else str(old),
-            "new": None if new is None else str(new), "flagged": flagged, "text": text}
+            "new": None if new is None else str(new), "change": note, "flagged": flagged,
+            "text": text}
 
 
 def _pairs(old: dict, new: dict):
@@ -95,8 +97,12 @@ def _seasons(old: dict, new: dict) -> list[dict]:
 
 def _events(old: dict, new: dict) -> list[dict]:
     a, b = old.get("items", {}), new.get("items", {})
-    return ([_item(Change.EVENT_DISAPPEARED, a[key], key, None, True) for key in sorted(set(a) - set(b))]
-            + [_item(Change.EVENT_APPEARED, b[key], None, key) for key in sorted(set(b) - set(a))])
+    return ([_item(Change.EVENT_DISAPPEARED, a[key], key, None, True,
+                   text=f"{Change.EVENT_DISAPPEARED}: {a[key]}, {key}")
+             for key in sorted(set(a) - set(b))]
+            + [_item(Change.EVENT_APPEARED, b[key], None, key,
+                     text=f"{Change.EVENT_APPEARED}: {b[key]}, {key}")
+               for key in sorted(set(b) - set(a))])
 
 
 def _inputs(old: dict, new: dict) -> list[dict]:
@@ -157,10 +163,9 @@ def summary_line(changes: dict | None) -> str:
 
 
 def changes_table(changes: dict) -> str:
-    rows = [("", "what", "of", "before", "now", "")] + [
+    rows = [("", "what", "of", "before", "now", "change")] + [
         ("!" if i["flagged"] else "", i["kind"], i["key"], i["old"] or "-", i["new"] or "-",
-         i["text"].rsplit(" (", 1)[1][:-1] if i["text"].endswith(")") and " (" in i["text"] else "")
-        for i in changes["items"]]
+         i["change"]) for i in changes["items"]]
     widths = [max(len(r[c]) for r in rows) for c in range(6)]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
                      for r in rows)
