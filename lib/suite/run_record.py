@@ -230,7 +230,9 @@ def previous_record(output_dir: Path) -> dict | None:
 
 def keep_record(output_dir: Path, record: dict, keep: int = KEEP_RUNS) -> str | None:
     """Write the record to runs/<id>/ and as the latest copy, then drop all but
-    the newest ``keep`` run folders. Returns a warning instead of raising."""
+    the newest ``keep`` run folders (at least this one). Returns a warning
+    instead of raising."""
+    keep = max(1, keep)
     text = json.dumps(record, indent=1) + "\n"
     problems = []
     for target in (output_dir / RUNS / record["run_id"] / RECORD, output_dir / RECORD):
