@@ -108,3 +108,15 @@ def test_the_dry_run_starts_no_java_and_writes_nothing(layout, tmp_path):
                          "nothing was started or written.")
     assert not marker.exists()  # no Java was started, not even asked for its version
     assert not out.exists()  # nothing written, not even the output folder
+
+
+def test_a_compare_to_that_is_no_record_stops_before_anything(layout):
+    data, notebooks, out = layout
+    done = subprocess.run(
+        [sys.executable, "-m", "lib.run", "--data-dir", str(data), "--output-dir", str(out),
+         "--notebooks-dir", str(notebooks), "--compare-to", "no/such/run"],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == ("error: TicketInsightsError: --compare-to no/such/run: no readable "
+                           "run record there (No such file or directory)\n")
+    assert not out.exists()

@@ -88,11 +88,12 @@ def review_run(params: Params, results: list, facts: RunFacts,
 
 
 def review_or_warn(params: Params, results: list, facts: RunFacts,
-                   compare_to: dict | None) -> RunReview | None:
-    """:func:`review_run`, its lines printed; a failure to build the record is
-    one warning line and no review, never a failed run."""
+                   compare_to: str | None, base: Path) -> RunReview | None:
+    """:func:`review_run` (against the record ``compare_to`` names, relative
+    to ``base``, if given), its lines printed; a failure to build the record
+    is one warning line and no review, never a failed run."""
     try:
-        review = review_run(params, results, facts, compare_to)
+        review = review_run(params, results, facts, read_compare_to(compare_to, base))
     except Exception as error:  # noqa: BLE001 - the run's outputs stand without it
         print(f"warning: no run record (the run's results stand): {type(error).__name__}: "
               f"{error}", file=sys.stderr)

@@ -302,7 +302,7 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         return 130
     review = review_or_warn(params, results, RunFacts(
         began_utc, spark_mode, jobs, args.only, args.force, batch.pin["fingerprint"]),
-        args.compare_to and read_compare_to(args.compare_to, user_cwd))
+        args.compare_to, user_cwd)
     report = None
     if not args.no_report:
         try:
