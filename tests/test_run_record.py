@@ -224,3 +224,24 @@ def test_the_compare_command_prints_a_table(tmp_path):
     assert lines[3].split() == ["!", "reject", "rate", "tickets", "1.00%", "5.00%", "+4.00", "points"]
     drift = subprocess.run([*command, "--fail-on-drift"], capture_output=True, cwd=PROJECT_ROOT)
     assert drift.returncode == DRIFT_EXIT
+
+
+def test_formats_and_keys_used_by_under_one_percent_are_not_the_shape(tmp_path):
+    from lib.suite.input_profile import customers_profile, tickets_profile
+
+    customers = tmp_path / "customer.json"
+    customers.write_text("".join(json.dumps({"CustomerIdentity": i, **({"Rare": 1} if i == 0 else {})})
+                                 + "\n" for i in range(200)) + "not json\n")
+    assert customers_profile(customers) == {"header": ["CustomerIdentity"], "sampled_rows": 200,
+                                            "formats": {}}
+    tickets = tmp_path / "tickets.csv"
+    row = "O|1|E|{}|V|2024-08-01 09:00:00|1|1.00\n"
+    tickets.write_text("\ufefforder_id|customer_id|event_name|event_date|venue|purchase_ts|quantity|"
+                       "net_sales\r\n" + row.format("31/12/2024") * 199 + row.format("2024-12-31")
+                       + "short|line\n")
+    profile = tickets_profile(tickets)
+    assert profile["header"][0] == "order_id" and profile["sampled_rows"] == 200
+    assert profile["formats"]["event_date"] == {"dd/MM/yyyy": 99.5, "yyyy-MM-dd": 0.5}
+    from lib.suite.input_profile import used_formats
+
+    assert used_formats(profile["formats"]["event_date"]) == ["dd/MM/yyyy"]

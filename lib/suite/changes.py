@@ -122,7 +122,7 @@ def _inputs(old: dict, new: dict) -> list[dict]:
 
 
 def compare(old: dict, new: dict) -> dict:
-    """Every difference, each flagged or not; the flagged texts first."""
+    """Every difference, each flagged or not, and the texts of the flagged ones."""
     sums_a, sums_b = old.get("summaries", {}), new.get("summaries", {})
     items = [
         *_inputs(old.get("inputs", {}), new.get("inputs", {})),

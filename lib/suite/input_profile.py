@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 SAMPLE_LINES = 100_000
@@ -95,9 +96,10 @@ def tickets_profile(path: Path) -> dict:
 
 
 def customers_profile(path: Path) -> dict:
-    """The keys customer records carry (JSON Lines: the sampled lines; a JSON
-    array: not sampled, header empty)."""
-    keys: set[str] = set()
+    """The keys customer records carry, those in at least
+    :data:`USED_SHARE_PCT` of the sampled records (JSON Lines; a JSON array
+    is not sampled: header empty)."""
+    keys: Counter[str] = Counter()
     sampled = 0
     with path.open(encoding="utf-8", errors="replace") as handle:
         for line, _ in zip(handle, range(SAMPLE_LINES), strict=False):
@@ -110,5 +112,6 @@ def customers_profile(path: Path) -> dict:
                 continue
             if isinstance(record, dict):
                 sampled += 1
-                keys.update(record)
-    return {"header": sorted(keys), "sampled_rows": sampled, "formats": {}}
+                keys.update(record.keys())
+    used = sorted(key for key, n in keys.items() if 100 * n >= USED_SHARE_PCT * sampled)
+    return {"header": used, "sampled_rows": sampled, "formats": {}}
