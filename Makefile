@@ -16,6 +16,10 @@ TIMEOUT ?=
 FORCE ?=
 SHARE ?=
 SHARE_KEY_FILE ?=
+DRY_RUN ?=
+COMPARE_TO ?=
+FAIL_ON_DRIFT ?=
+KEEP_RUNS ?=
 ORDERS ?= 10000
 CUSTOMERS ?= 2000
 
@@ -29,22 +33,28 @@ RUN_ARGS += $(if $(TIMEOUT),--timeout "$(TIMEOUT)")
 RUN_ARGS += $(if $(FORCE),--force)
 SHARE_ARGS := $(if $(SHARE),--share) $(if $(SHARE_KEY_FILE),--share-key-file "$(SHARE_KEY_FILE)")
 RUN_ARGS += $(SHARE_ARGS)
+RUN_ARGS += $(if $(DRY_RUN),--dry-run)
+RUN_ARGS += $(if $(COMPARE_TO),--compare-to "$(COMPARE_TO)")
+RUN_ARGS += $(if $(FAIL_ON_DRIFT),--fail-on-drift)
+RUN_ARGS += $(if $(KEEP_RUNS),--keep-runs "$(KEEP_RUNS)")
 
 # The lock: every package pinned, from pyproject.toml's dependencies and dev extra.
 # pip-compile keeps the pins already in requirements.txt; to move one, e.g.
 # make lock LOCK_ARGS="--upgrade-package pandas" (or LOCK_ARGS=--upgrade for all).
 LOCK_COMMAND := pip-compile --extra=dev --no-emit-find-links --no-emit-index-url --output-file=requirements.txt --strip-extras pyproject.toml
 
-.PHONY: help setup lock data run report test lint unit nbval notebooks sync-notebooks lab bench clean
+.PHONY: help setup lock data run report compare test lint unit nbval notebooks sync-notebooks lab bench clean
 .PHONY: sql sql-server test-cluster test-slow test-all
 
 help:
 	@echo "make run    - set up, make sample data if data/ has none, run every notebook"
 	@echo "              whose outputs are not up to date (FORCE=1 runs them all)"
+	@echo "              DRY_RUN=1 lists what would run and why, starting nothing"
 	@echo "make test   - set up, lint, unit tests, nbval regression tests, quick end-to-end runs"
 	@echo "make test-all - make test, then the slow end-to-end checks and the cluster runs"
 	@echo "make report - rebuild output/report/ from the last run; SHARE=1 also writes"
 	@echo "              report-share/ and report-share.zip without personal data"
+	@echo "make compare - what changed between two runs (OLD=, NEW=; default the last two)"
 	@echo "make data   - (re)generate sample data (ORDERS=, CUSTOMERS=)"
 	@echo "make lab    - open JupyterLab with the project's kernel"
 	@echo "make notebooks - re-execute notebooks on pinned data (after an intended change)"
@@ -71,7 +81,7 @@ data: setup
 	$(BIN)/python generate_data.py $(if $(DATA_DIR),--out "$(DATA_DIR)") --orders $(ORDERS) --customers $(CUSTOMERS)
 
 run: setup
-	@if [ ! -f "$(or $(DATA_DIR),data)/tickets.csv" ] && [ ! -f "$(or $(DATA_DIR),data)/customer.json" ]; then \
+	@if [ -z "$(DRY_RUN)" ] && [ ! -f "$(or $(DATA_DIR),data)/tickets.csv" ] && [ ! -f "$(or $(DATA_DIR),data)/customer.json" ]; then \
 		echo "No input in $(or $(DATA_DIR),data)/: generating sample data"; \
 		$(BIN)/python generate_data.py --out "$(or $(DATA_DIR),data)" --orders $(ORDERS) --customers $(CUSTOMERS); \
 	fi
@@ -81,6 +91,10 @@ run: setup
 # (docs/contract.md §5.7), keyed by SHARE_KEY_FILE (default ~/.config/ticket-insights/share.key).
 report: setup
 	$(BIN)/python -m lib.report --output-dir "$(or $(OUTPUT_DIR),output)" $(SHARE_ARGS)
+# What changed between two run records (docs/run_results.md): OLD= NEW= are
+# records, run folders (output/runs/<id>) or output folders; default the last two runs
+compare: setup
+	$(BIN)/python -m lib.compare $(if $(OLD),"$(OLD)") $(if $(NEW),"$(NEW)") --output-dir "$(or $(OUTPUT_DIR),output)"
 
 lint: setup
 	$(BIN)/ruff check .

@@ -60,11 +60,11 @@ def _csvs(out: Path) -> dict[str, bytes]:
 
 
 def _files(out: Path) -> dict[str, bytes]:
-    """Every file a run leaves, but its logs, locks and manifests (which a
-    run rewrites by design: they say what *this* run did)."""
+    """Every file a run leaves, but its logs, locks, manifests and run
+    records (which a run rewrites by design: they say what *this* run did)."""
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.parts[len(out.parts)] != "logs"
-            and not p.name.endswith((".lock", ".manifest.json"))}
+            if p.is_file() and p.parts[len(out.parts)] not in ("logs", "runs")
+            and not p.name.endswith((".lock", ".manifest.json", "run_results.json"))}
 
 
 def _scratch(out: Path) -> list[str]:
@@ -150,7 +150,7 @@ def test_an_input_rewritten_during_a_run_is_not_mixed_in(tmp_path, data, clean, 
         notebook = next(NOTEBOOKS.glob(f"{number}_*.ipynb"))
         executed = out / "notebooks" / notebook.name
         assert stale_reason(notebook, executed, params, run_fingerprint(notebook, params)) \
-            == "inputs, notebook or code changed", notebook.name  # the next run redoes it
+            == "input changed: tickets.csv", notebook.name  # the next run redoes it
 
 
 def test_an_input_rewritten_before_00_staged_it_stops_the_run(tmp_path, pinned, spark_remote):

@@ -29,6 +29,7 @@ from processes import listening, tree, wait_gone
 from suite_runner import Runner, suite_env
 
 from lib.suite.pinned import PARAMETERS, make_pinned_data
+from lib.suite.run_record import KEEP_RUNS
 
 RUNS = 20
 NOTEBOOKS = 12
@@ -81,10 +82,11 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 def _files(out: Path) -> list[str]:
     """Every file under ``out``, with the parts that differ by design from
     write to write made equal: the id in a parquet part's name, the staged
-    version's folder."""
+    version's folder; the run records kept in runs/ (one per run, up to
+    KEEP_RUNS) are counted apart."""
     return sorted(re.sub(r"^_staging/[^/.][^/]*/", "_staging/<version>/",
                          _UUID.sub("<uuid>", p.relative_to(out).as_posix()))
-                  for p in out.rglob("*") if p.is_file())
+                  for p in out.rglob("*") if p.is_file() and p.parts[len(out.parts)] != "runs")
 
 
 def _staged_versions(out: Path) -> list[str]:
@@ -207,6 +209,7 @@ def test_twenty_runs_on_one_server_change_nothing_and_grow_nothing(
         assert files == first_files, f"run {number}: new {sorted(set(files) - set(first_files))}, " \
             f"gone {sorted(set(first_files) - set(files))}, {len(files)} files, not {len(first_files)}"
         assert len(staged) == 1, f"run {number}: staged versions {staged}"
+        assert len(list((out / "runs").iterdir())) == min(number, KEEP_RUNS), f"run {number}"
         if number in TOUCH_BEFORE:
             assert staged != staged_before, f"run {number}: no new staged version"
 

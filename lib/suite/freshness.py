@@ -11,6 +11,10 @@ re-runs it otherwise (a stale result is worse than a slow one):
 * every run parameter the notebook read (the manifest lists them) is unchanged;
 * every file and table it wrote is still there, unchanged (size and
   modification time), and so is its executed copy.
+
+The fingerprint is one short digest per part (pipeline code, each input, the
+notebook), joined by ``-``, so :func:`stale_reason` can name the part that
+changed ("input changed: tickets.csv", "notebook edited") for the dry run.
 """
 
 from __future__ import annotations
@@ -37,12 +41,38 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def run_fingerprint(notebook: Path, params: Params) -> str:
-    digest = hashlib.sha256(code_digest().encode())
+PART_DIGITS = 12
+CODE, NOTEBOOK = "lib", "notebook"  # the parts besides the inputs (named by file)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:PART_DIGITS]
+
+
+def fingerprint_parts(notebook: Path, params: Params) -> dict[str, str]:
+    """What decides a notebook's results, each as a short digest: the part's
+    name (the code, each input's file name, the notebook) -> its digest."""
+    parts = {CODE: code_digest()[:PART_DIGITS]}
     for path, version in input_state(params).items():
-        digest.update(f"{path}|{'|'.join(map(str, version))}\n".encode())
-    digest.update(notebook.read_bytes())
-    return digest.hexdigest()[:32]
+        parts[Path(path).name] = _digest(f"{path}|{'|'.join(map(str, version))}".encode())
+    parts[NOTEBOOK] = _digest(notebook.read_bytes())
+    return parts
+
+
+def run_fingerprint(notebook: Path, params: Params) -> str:
+    return "-".join(fingerprint_parts(notebook, params).values())
+
+
+def _changed_part(recorded: str, current: str, names: list[str]) -> str:
+    old, new = recorded.split("-"), current.split("-")
+    if len(old) != len(new):  # recorded by an older version of the suite
+        return "inputs, notebook or code changed"
+    changed = [name for name, a, b in zip(names, old, new, strict=True) if a != b]
+    inputs = [name for name in changed if name not in (CODE, NOTEBOOK)]
+    reasons = [f"input changed: {', '.join(inputs)}"] if inputs else []
+    reasons += ["notebook edited"] if NOTEBOOK in changed else []
+    reasons += ["pipeline code changed"] if CODE in changed else []
+    return "; ".join(reasons)
 
 
 def _current(params: Params, name: str):
@@ -52,22 +82,26 @@ def _current(params: Params, name: str):
 
 def stale_reason(notebook: Path, executed: Path, params: Params,
                  fingerprint: str) -> str | None:
-    """Why ``notebook`` must run again, or None when its outputs are current."""
+    """Why ``notebook`` must run again, naming what changed, or None when its
+    outputs are current."""
     manifest = read_manifest(manifest_path(params.output_dir, notebook.stem))
     if manifest is None or "fingerprint" not in manifest:
         return "no record of a complete run"
     if manifest["fingerprint"] != fingerprint:
-        return "inputs, notebook or code changed"
+        names = list(fingerprint_parts(notebook, params))
+        return _changed_part(manifest["fingerprint"], fingerprint, names)
     for name, value in manifest.get("parameters", {}).items():
         if _current(params, name) != value:
-            return f"{name} changed"
+            return f"parameter changed: {name} ({value} -> {_current(params, name)})"
     if not executed.is_file():
         return "executed copy missing"
     for output in manifest.get("outputs", []):
         path = params.output_dir / output["path"]
         state = {"bytes": output.get("bytes"), "mtime_ns": output.get("mtime_ns")}
-        if not path.exists() or file_state(path) != state:
-            return f"{output['path']} missing or changed"
+        if not path.exists():
+            return f"output missing: {output['path']}"
+        if file_state(path) != state:
+            return f"output edited by hand: {output['path']}"
     return None
 
 

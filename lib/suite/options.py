@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lib.config import DEFAULTS, PROJECT_ROOT
 from lib.errors import TicketInsightsError
+from lib.suite.run_record import KEEP_RUNS
 from lib.suite.share import add_share_options
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -48,6 +49,15 @@ def arguments(argv: list[str] | None, description: str) -> argparse.Namespace:
                         help="seconds a notebook may run before it is stopped and fails "
                              "(default: 10 minutes plus 2 s per MB of input)")
     add_share_options(parser)
+    weekly = parser.add_argument_group("run records and changes (lib.suite.review)")
+    weekly.add_argument("--dry-run", action="store_true",
+                        help="list each notebook with what it would do and why; start nothing")
+    weekly.add_argument("--compare-to", default=None, metavar="RECORD",
+                        help="compare with this run (output/runs/<id>) instead of the previous one")
+    weekly.add_argument("--fail-on-drift", action="store_true",
+                        help="exit 3 when a change since the compared run is flagged")
+    weekly.add_argument("--keep-runs", type=int, default=KEEP_RUNS, metavar="N",
+                        help="run records kept in <output>/runs (default: %(default)s)")
     return parser.parse_args(argv)
 
 

@@ -132,8 +132,18 @@ def _environment():
     return env
 
 
+def _run_record(output_dir: Path) -> dict | None:
+    """The latest run record (:mod:`lib.suite.run_record`), for a rebuilt report."""
+    from lib.suite.run_record import load_record
+
+    try:
+        return load_record(output_dir)
+    except (OSError, ValueError):
+        return None
+
+
 def _write_folder(output_dir: Path, variant: Variant, results: Sequence | None,
-                  run_info: dict | None) -> Path:
+                  run_info: dict | None, review: dict) -> Path:
     """Write one report folder (replacing an older one); return its index.html."""
     by_name = {r.name: r for r in results or []}
     executed = sorted((output_dir / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -160,6 +170,7 @@ def _write_folder(output_dir: Path, variant: Variant, results: Sequence | None,
             quality=_data_quality(output_dir, scratch, variant),
             lineage_svg=svg(graph), lineage_mermaid=mermaid(graph),
             tables=table_docs(output_dir, shared),
+            review=review,
         )
         (scratch / "index.html").write_text(page, encoding="utf-8")
     return final / "index.html"
@@ -167,15 +178,18 @@ def _write_folder(output_dir: Path, variant: Variant, results: Sequence | None,
 
 def build_report(output_dir: str | os.PathLike, results: Sequence | None = None,
                  run_info: dict | None = None, share_key_file: str | os.PathLike | None = None,
-                 ) -> Path:
+                 review: dict | None = None) -> Path:
     """Write ``<output_dir>/report/`` (replacing an older one); return its
     index.html. With ``share_key_file``, also the shareable copy
-    ``report-share/`` and its zip (:mod:`lib.suite.share`)."""
+    ``report-share/`` and its zip (:mod:`lib.suite.share`). ``review``: the
+    run's record, with its changes and warnings (by default the folder's
+    latest ``run_results.json``)."""
     output_dir = Path(output_dir).resolve()
-    index = _write_folder(output_dir, INTERNAL, results, run_info)
+    review = review or _run_record(output_dir) or {}
+    index = _write_folder(output_dir, INTERNAL, results, run_info, review)
     if share_key_file is not None:  # a bad key fails the share, after the internal report
         key = load_key(share_key_file, output_dir)
-        shared = _write_folder(output_dir, _shared_variant(key), results, run_info)
+        shared = _write_folder(output_dir, _shared_variant(key), results, run_info, review)
         zip_folder(shared.parent, output_dir / f"{SHARE_DIR}.zip")
     return index
 

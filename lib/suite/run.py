@@ -30,6 +30,7 @@ started are "not run" and the reason is one line.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import signal
@@ -45,6 +46,7 @@ from lib.input_checks import check_input_files
 from lib.staged import BATCH_ENV, changed_inputs, pin_inputs
 from lib.suite.cleanup import output_dir_lock, remove_stale_scratch
 from lib.suite.connect_server import spark_for_batch
+from lib.suite.dry_run import dry_run
 from lib.suite.freshness import recorded_outputs, run_fingerprint, stale_reason
 from lib.suite.kernel_pool import KernelPool, kill_kernels
 from lib.suite.kernels import NOT_RUN, run_batch, run_notebook
@@ -52,6 +54,8 @@ from lib.suite.options import arguments, select
 from lib.suite.options import jobs as parallel_jobs
 from lib.suite.options import timeout as notebook_timeout
 from lib.suite.progress import UP_TO_DATE, Progress, Result, summary_table
+from lib.suite.review import read_compare_to, review_or_warn
+from lib.suite.run_record import RunFacts
 from lib.suite.share import share_key_file
 from lib.suite.watch import Halt, ServerWatch, disk_full, named_failure
 
@@ -141,13 +145,13 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _build_report(batch: Batch, results: list[Result], run_info: dict,
+def _build_report(batch: Batch, results: list[Result], run_info: dict, review,
                   share_key_file: str | None = None) -> str | None:
     from lib.suite.report import build_report
 
     try:
         index = build_report(batch.params.output_dir, results=results, run_info=run_info,
-                             share_key_file=share_key_file)
+                             review=review and review.record, share_key_file=share_key_file)
     except Exception as error:  # noqa: BLE001 - the run's outputs stand without it
         text = f"{type(error).__name__}: {error}"
         print(f"report: FAILED to build: {named_failure(text, batch.params.output_dir) or text}",
@@ -166,6 +170,7 @@ def _prepare(args: argparse.Namespace, user_cwd: Path) -> Batch:
     jobs = parallel_jobs(args.jobs, not args.no_shared_session)
     input_bytes = sum(path.stat().st_size for path in (params.tickets_path, params.customers_path))
     timeout = notebook_timeout(args.timeout, input_bytes)
+    read_compare_to(args.compare_to, user_cwd)  # a wrong path stops the run here
     return Batch(params, notebooks, jobs, timeout, params.output_dir / "notebooks", user_cwd)
 
 
@@ -203,6 +208,8 @@ def _main(args: argparse.Namespace, user_cwd: Path) -> int:
     except TicketInsightsError as error:
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
+    if args.dry_run:  # no lock, no Spark, nothing written
+        return dry_run(batch.notebooks, batch.params, batch.executed_dir, args.force)
     try:
         with output_dir_lock(batch.params.output_dir):
             return _run_locked(batch, args, user_cwd)
@@ -257,7 +264,7 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
           f"{_shown(params.data_dir, user_cwd)} -> {_shown(params.output_dir, user_cwd)}; "
           f"as_of_date {params.as_of_date}; season_start_month {params.season_start_month}",
           flush=True)
-    began = time.monotonic()
+    began, began_utc = time.monotonic(), dt.datetime.now(dt.UTC)
     server = kernels = watch = None
     try:
         current = _up_to_date(batch, args.force)
@@ -310,12 +317,15 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         if hung:
             os._exit(130)  # a notebook thread still hangs on its dead kernel: do not wait
         return 130
+    review = review_or_warn(params, results, RunFacts(
+        began_utc, spark_mode, jobs, args.only, args.force, batch.pin["fingerprint"]),
+        args.compare_to, user_cwd)
     report = None
     if not args.no_report:
         try:
             report = _build_report(batch, results, {
                 "spark": spark_mode, "jobs": jobs, "seconds": round(seconds, 1),
-            }, share_key_file(args))
+            }, review, share_key_file(args))
         except KeyboardInterrupt:
             return 130
         if report:
@@ -324,6 +334,9 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
                 print(f"Shareable report: {_shown(batch.params.output_dir, user_cwd)}/report-share.zip")
     code = batch.halt.exit_code if batch.halt.reason else (
         1 if failed or (report is None and not args.no_report) else 0)
+    if review is not None:
+        code = review.exit_code(code, args.fail_on_drift)
+        review.keep(params.output_dir, code, args.keep_runs)
     if hung:  # a notebook given up after its Spark server died
         sys.stdout.flush()
         sys.stderr.flush()
