@@ -9,6 +9,8 @@ A kernel whose runner dies even by ``kill -9`` exits by itself within about a
 second (ipykernel polls its parent process). A :class:`~lib.suite.watch.Halt`
 stops a batch early: no further notebook starts (each is "not run" with the
 reason), and those whose Spark is gone are given up after :data:`HALT_WAIT` s.
+Each notebook has a time limit (:class:`Deadline`, the runner's ``--timeout``):
+past it the notebook fails with its cell named and the others go on.
 """
 
 from __future__ import annotations

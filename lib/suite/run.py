@@ -12,7 +12,8 @@ a lease so Lab's exit does not stop it meanwhile;
 
 A failing notebook does not stop the others: the summary names it, its failing
 cell and the error's first lines, the executed notebook is kept, and the exit
-code is 1. Bad parameters and input files that cannot be read (missing, empty,
+code is 1; so does a notebook past its time limit (``--timeout``). Every wait
+has a deadline, and a signal ends the run at any moment, start-up included. Bad parameters and input files that cannot be read (missing, empty,
 wrong header, not UTF-8, not JSON) exit with 2 before any Spark starts and
 before anything is written; Ctrl-C, SIGTERM and SIGHUP with 130. A run holds a
 lock on its output folder and first removes the scratch a killed run left
