@@ -226,6 +226,21 @@ def test_the_compare_command_prints_a_table(tmp_path):
     assert drift.returncode == DRIFT_EXIT
 
 
+def test_the_summary_line_names_a_few_of_each_kind_of_flagged_change():
+    """A whole new export can flag thousands of vanished events: one line stays short."""
+    from lib.suite.changes import summary_line
+
+    old = _record()
+    old["summaries"]["events"] = {"items": {f"EV-{n}": f"Match {n} (2024-01-0{n})" for n in range(1, 6)}}
+    new = _record()
+    new["summaries"]["events"] = {"items": {}}
+    line = summary_line(compare(old, new))
+    assert line == ("Changes since run r: 5, 5 flagged: event disappeared: Match 1 (2024-01-01), "
+                    "EV-1; event disappeared: Match 2 (2024-01-02), EV-2; event disappeared: "
+                    "Match 3 (2024-01-03), EV-3; 2 more of 'event disappeared' (the report and "
+                    "make compare list all)")
+
+
 def test_formats_and_keys_used_by_under_one_percent_are_not_the_shape(tmp_path):
     from lib.suite.input_profile import customers_profile, tickets_profile
 

@@ -26,6 +26,7 @@ from lib.suite.run_record import RUNS, load_record
 REJECT_RATE_UP_POINTS = 2.0  # a dataset's reject rate up by more than this many % points
 SEASON_NET_SALES_PCT = 10.0  # a season's net sales moved by more than this % either way
 STALE_EXPORT_DAYS = 7  # newest order more than this many days before as_of_date: a warning
+SUMMARY_PER_KIND = 3  # flagged changes of one kind named in the run's summary line
 
 
 class Change(StrEnum):
@@ -157,9 +158,18 @@ def summary_line(changes: dict | None) -> str:
     since = f"since run {changes['compared_to']}"
     if not changes["items"]:
         return f"Changes {since}: no changes"
-    flagged = changes["flagged"]
+    flagged = [item for item in changes["items"] if item["flagged"]]
     head = f"Changes {since}: {len(changes['items'])}, {len(flagged)} flagged"
-    return head + (": " + "; ".join(flagged) if flagged else "")
+    if not flagged:
+        return head
+    shown = []  # a whole new export can flag thousands of events: a few of each kind
+    for kind in dict.fromkeys(item["kind"] for item in flagged):
+        texts = [item["text"] for item in flagged if item["kind"] == kind]
+        shown += texts[:SUMMARY_PER_KIND]
+        if len(texts) > SUMMARY_PER_KIND:
+            shown.append(f"{len(texts) - SUMMARY_PER_KIND} more of '{kind}' (the report and "
+                         "make compare list all)")
+    return head + ": " + "; ".join(shown)
 
 
 def changes_table(changes: dict) -> str:
