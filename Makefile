@@ -139,7 +139,7 @@ test-cluster: setup  # the suite on a 2-worker standalone cluster (minutes)
 # from the Dockerfile, the suite run in it and on the compose cluster profile.
 test-container: setup
 	scripts/container_setup.sh $(PYTHON)
-	$(BIN)/pytest -m container tests/test_container.py
+	$(BIN)/pytest -m container --durations=0 tests/test_container.py
 
 clean:
 	rm -rf output/* .pytest_cache

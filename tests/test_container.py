@@ -13,6 +13,7 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,13 +110,20 @@ def assert_same_csvs(expected: Path, actual: Path) -> None:
     assert not differ, f"CSVs that differ from the host run's: {differ}"
 
 
+def pin(line: str) -> tuple[str, str]:
+    """(normalised name, version) of a ``name==version`` line (pip freeze writes
+    Jinja2 and jupyter_client where the lock has jinja2 and jupyter-client)."""
+    name, version = line.strip().split("==", 1)
+    return re.sub(r"[-_.]+", "-", name).lower(), version
+
+
 def test_image_has_the_runtime_lock_and_no_test_tools(image):
     frozen = podman("run", "--rm", image, "python", "-m", "pip", "list", "--format=freeze").stdout
-    installed = {line.split("==")[0].lower(): line for line in frozen.splitlines() if "==" in line}
+    installed = dict(pin(line) for line in frozen.splitlines() if "==" in line)
     assert not TEST_TOOLS & installed.keys(), sorted(TEST_TOOLS & installed.keys())
     lock = (PROJECT_ROOT / "requirements-runtime.txt").read_text().splitlines()
-    pins = [line.strip() for line in lock if "==" in line and not line.startswith(" ")]
-    missing = [pin for pin in pins if installed.get(pin.split("==")[0].lower()) != pin]
+    pins = dict(pin(line) for line in lock if "==" in line and not line.startswith(" "))
+    missing = {name: version for name, version in pins.items() if installed.get(name) != version}
     assert not missing, f"pins of requirements-runtime.txt not met in the image: {missing}"
 
 
