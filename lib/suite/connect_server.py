@@ -38,6 +38,7 @@ import pyspark
 from lib.errors import TicketInsightsError
 from lib.java import ensure_java
 from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS, out_of_memory_message
+from lib.suite.endpoint import wait_for_endpoint
 from lib.suite.watch import out_of_memory_in_log
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -308,14 +309,16 @@ def start_server(
 
 def spark_for_batch(shared: bool, log_path: Path, shown_log: str):
     """The Spark a runner's batch uses: (description, server or None). Starts
-    a server unless ``SPARK_REMOTE`` names one or sessions are not ``shared``;
-    sets ``SPARK_REMOTE`` for the kernels."""
+    a server unless ``SPARK_REMOTE`` names one (then waits, bounded, until it
+    accepts connections) or sessions are not ``shared``; sets ``SPARK_REMOTE``
+    for the kernels."""
     if not shared:
         if os.environ.pop("SPARK_REMOTE", None):
             print("note: --no-shared-session: ignoring SPARK_REMOTE", file=sys.stderr)
         return "a local Spark session per notebook", None
     remote = os.environ.get("SPARK_REMOTE", "").strip()
     if remote:
+        wait_for_endpoint(remote)  # a cluster's server may still be starting
         shown = re.sub(r";token=[^;]*", ";token=***", remote)
         return f"Spark Connect endpoint from SPARK_REMOTE ({shown})", None
     print(f"Starting a local Spark Connect server (log: {shown_log})...", end=" ", flush=True)
