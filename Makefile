@@ -107,8 +107,8 @@ lint: setup
 	$(BIN)/nbqa ruff notebooks
 	$(BIN)/hadolint Dockerfile
 
-unit: setup
-	$(BIN)/pytest -q tests
+unit: setup  # the quick tests only (no notebooks, no slow, cluster or container runs)
+	$(BIN)/pytest -q -m "not slow and not cluster and not container" tests
 
 nbval: setup
 	$(BIN)/pytest -q --nbval-lax --nbval-current-env notebooks
@@ -122,7 +122,7 @@ test: setup lint
 test-slow: setup
 	$(BIN)/pytest -m slow tests
 
-test-all: test test-slow test-cluster
+test-all: test test-slow test-cluster test-container
 
 notebooks: setup
 	$(BIN)/python scripts/refresh_notebooks.py $(subst $(comma), ,$(ONLY))
