@@ -54,7 +54,7 @@ help:
 	@echo "              whose outputs are not up to date (FORCE=1 runs them all)"
 	@echo "              DRY_RUN=1 lists what would run and why, starting nothing"
 	@echo "make test   - set up, lint, unit tests, nbval regression tests, quick end-to-end runs"
-	@echo "make test-all - make test, then the slow end-to-end checks and the cluster runs"
+	@echo "make test-all - make test, then the slow end-to-end checks, the cluster and the container runs"
 	@echo "make test-container - (root) set podman up, build the image, run the suite in it"
 	@echo "              and on its compose cluster; CSVs must equal a host run's"
 	@echo "make report - rebuild output/report/ from the last run; SHARE=1 also writes"
