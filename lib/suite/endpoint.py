@@ -31,11 +31,13 @@ def address(url: str) -> tuple[str, int]:
     return parts.hostname, parts.port or DEFAULT_PORT
 
 
-def _accepts(host: str, port: int) -> bool:
+def accepts(host: str, port, timeout: float = 1.0) -> bool:
+    """True when something accepts a TCP connection at ``host:port`` (a port
+    that answers may be anyone's: ``connect_server.listens`` tells whose)."""
     try:
-        with socket.create_connection((host, port), timeout=5):
+        with socket.create_connection((host, int(port)), timeout=timeout):
             return True
-    except OSError:  # refused, unreachable, or a name not (yet) in DNS
+    except (OSError, ValueError, TypeError):  # refused, unreachable, no such name, no port
         return False
 
 
@@ -43,14 +45,14 @@ def wait_for_endpoint(url: str, timeout: float = WAIT_TIMEOUT) -> None:
     """Return once the server at ``url`` accepts a connection; raise
     :class:`EndpointError` after ``timeout`` seconds."""
     host, port = address(url)
-    if _accepts(host, port):
+    if accepts(host, port, timeout=5):
         return
     print(f"Waiting up to {timeout:.0f} s for the Spark Connect server at {host}:{port}...",
           file=sys.stderr, flush=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(1.0)
-        if _accepts(host, port):
+        if accepts(host, port, timeout=5):
             return
     raise EndpointError(f"the Spark Connect server at {host}:{port} (SPARK_REMOTE) did not accept "
                         f"a connection within {timeout:.0f} s")

@@ -27,7 +27,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 from lib.config import PROJECT_ROOT
 from lib.errors import TicketInsightsError
 from lib.fileio import LockBusy, file_lock, scratch_path, wait_for_flock
+from lib.suite.endpoint import accepts
 
 HOST = "127.0.0.1"
 STATE_ENV = "TICKET_INSIGHTS_SPARK_STATE"  # where the state file is, when not the default
@@ -90,14 +90,6 @@ def _remove_state(state_file: Path, server_pid: int) -> None:
         state_file.unlink(missing_ok=True)
 
 
-def _port_answers(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, int(port)), timeout=1):
-            return True
-    except (OSError, ValueError, TypeError):
-        return False
-
-
 def server_is_up(state: dict | None) -> bool:
     """The recorded server's process is alive, is a Spark Connect server, and
     its port answers."""
@@ -110,7 +102,7 @@ def server_is_up(state: dict | None) -> bool:
             return False  # the pid now belongs to something else
     except (psutil.Error, OSError):
         return False
-    return _port_answers(state.get("port"))
+    return accepts(HOST, state.get("port"))
 
 
 # -- using a server ------------------------------------------------------------------

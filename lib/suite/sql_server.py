@@ -28,7 +28,6 @@ import ipaddress
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import time
 from pathlib import Path
 
 from lib.errors import TicketInsightsError
+from lib.suite.endpoint import accepts
 from lib.tables import list_tables, table_path, warehouse_of
 
 DEFAULT_PORT = 10000
@@ -114,12 +114,7 @@ def _jvm_options(scratch: Path) -> str:
 # -- the JDBC server -------------------------------------------------------------------------
 
 def _listening(host: str, port: int) -> bool:
-    target = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    try:
-        with socket.create_connection((target, port), timeout=1):
-            return True
-    except OSError:
-        return False
+    return accepts("127.0.0.1" if host in ("0.0.0.0", "::") else host, port)
 
 
 def serve(output_dir: str, host: str, port: int) -> int:
