@@ -47,6 +47,18 @@ def test_an_input_edited_in_place_with_size_and_mtime_put_back_is_a_new_version(
     assert run_fingerprint(notebook, params) != before
 
 
+def test_the_run_record_hashes_an_input_edited_in_place_again(tmp_path):
+    from lib.suite.input_profile import file_fingerprint, sha256_of
+
+    path = tmp_path / "tickets.csv"
+    path.write_bytes(b"header\nORD-1|Harbour\n")
+    before = file_fingerprint(path, None, staged.file_version(path))
+    assert file_fingerprint(path, before, staged.file_version(path)) == before  # reused
+    _edit_in_place_keeping_size_and_mtime(path, b"Harbour", b"Harbonr")
+    after = file_fingerprint(path, before, staged.file_version(path))
+    assert after["sha256"] == sha256_of(path) != before["sha256"]
+
+
 def _statuses(output: str) -> dict[str, str]:
     return {m.group(1): m.group(2) for m in re.finditer(
         r"^(\d\d_\w+)\s+(ok|FAILED|up to date)\s", output, re.M)}

@@ -33,13 +33,19 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_fingerprint(path: Path, previous: dict | None = None) -> dict:
+def file_fingerprint(path: Path, previous: dict | None = None,
+                     version: list[int] | None = None) -> dict:
     """Path, size, modification time and SHA-256. The hash is taken from
-    ``previous`` (the caller's earlier record of the same file) when size and
-    time are unchanged, so an unchanged file is never hashed twice."""
+    ``previous`` (the caller's earlier record of the same file) when the file
+    is unchanged, so it is never hashed twice: by ``version`` when given (an
+    input's :func:`lib.staged.file_version`, which sees an edit with size and
+    time put back), else by size and time (as a manifest tells a hand edit)."""
     info = path.stat()
     entry = {"path": str(path), "bytes": info.st_size, "mtime_ns": info.st_mtime_ns}
-    same = previous and all(previous.get(k) == entry[k] for k in ("bytes", "mtime_ns")) \
+    if version is not None:
+        entry["version"] = version
+    keys = ("version",) if version is not None else ("bytes", "mtime_ns")
+    same = previous and all(previous.get(k) == entry[k] for k in keys) \
         and previous.get("sha256")
     entry["sha256"] = previous["sha256"] if same else sha256_of(path)
     return entry

@@ -26,6 +26,7 @@ from pathlib import Path
 from lib.config import Params
 from lib.fileio import write_text
 from lib.manifest import manifest_path, read_manifest
+from lib.staged import file_version
 from lib.suite.input_profile import (
     customers_profile,
     file_fingerprint,
@@ -181,7 +182,7 @@ def inputs(params: Params, previous: dict | None) -> dict:
     for name, path, profile in (("tickets", params.tickets_path, tickets_profile),
                                 ("customers", params.customers_path, customers_profile)):
         known = before.get(name) if (before.get(name) or {}).get("path") == str(path) else None
-        found[name] = {**file_fingerprint(path, known), **profile(path)}
+        found[name] = {**file_fingerprint(path, known, file_version(path)), **profile(path)}
     return found
 
 
