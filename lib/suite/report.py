@@ -143,13 +143,14 @@ def _run_record(output_dir: Path) -> dict | None:
 
 
 def _write_folder(output_dir: Path, variant: Variant, results: Sequence | None,
-                  run_info: dict | None, review: dict) -> Path:
-    """Write one report folder (replacing an older one); return its index.html."""
+                  run_info: dict | None, review: dict, tables: list) -> Path:
+    """Write one report folder (replacing an older one); return its index.html.
+    ``tables``: the data docs, checked once for both folders (a pass over 08's
+    and 09's tables each)."""
     by_name = {r.name: r for r in results or []}
     executed = sorted((output_dir / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     insights = [read_insight(nb, output_dir, by_name.get(nb.stem)) for nb in executed]
     graph = build_lineage(output_dir, [(i.name, i.status in OK) for i in insights])
-    shared = in_shared_copy if variant.shared else None
     final = output_dir / variant.folder
     with replacing_dir(final) as scratch:
         for sub in ("charts", "data", "notebooks"):
@@ -169,7 +170,7 @@ def _write_folder(output_dir: Path, variant: Variant, results: Sequence | None,
             run_rows=[*parameters.items(), *(run_info or {}).items()],
             quality=_data_quality(output_dir, scratch, variant),
             lineage_svg=svg(graph), lineage_mermaid=mermaid(graph),
-            tables=table_docs(output_dir, shared),
+            tables=tables,
             review=review,
         )
         (scratch / "index.html").write_text(page, encoding="utf-8")
@@ -186,10 +187,11 @@ def build_report(output_dir: str | os.PathLike, results: Sequence | None = None,
     latest ``run_results.json``)."""
     output_dir = Path(output_dir).resolve()
     review = review or _run_record(output_dir) or {}
-    index = _write_folder(output_dir, INTERNAL, results, run_info, review)
+    tables = table_docs(output_dir, in_shared_copy)  # the shared column shows in the share only
+    index = _write_folder(output_dir, INTERNAL, results, run_info, review, tables)
     if share_key_file is not None:  # a bad key fails the share, after the internal report
         key = load_key(share_key_file, output_dir)
-        shared = _write_folder(output_dir, _shared_variant(key), results, run_info, review)
+        shared = _write_folder(output_dir, _shared_variant(key), results, run_info, review, tables)
         zip_folder(shared.parent, output_dir / f"{SHARE_DIR}.zip")
     return index
 
