@@ -16,6 +16,8 @@ from lib.errors import ParameterError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TICKETS_FILE = "tickets.csv"
 CUSTOMERS_FILE = "customer.json"
+# Held in the output folder by whoever runs a whole batch into it (lib.suite.cleanup).
+BATCH_LOCK_FILE = ".run.lock"
 # The run parameters' defaults, in one place: the notebooks' setup, the runner
 # and the Makefile take them from here (a notebook's parameters cell repeats
 # them as literals, as papermill needs; a test checks they agree).
@@ -24,6 +26,7 @@ DEFAULTS = {
     "output_dir": "output",
     "as_of_date": None,  # today
     "season_start_month": 8,
+    "run_context": None,  # the suite runner's context file (lib.run_context); None outside it
 }
 
 
@@ -93,9 +96,10 @@ def _check_output_dir_can_be_made(output: Path) -> None:
 
 
 def parse_as_of_date(value: str | dt.date | None) -> dt.date:
-    """``None`` means today; otherwise a real ISO ``yyyy-mm-dd`` date."""
+    """``None`` means today (in UTC, the time zone of every Spark session);
+    otherwise a real ISO ``yyyy-mm-dd`` date."""
     if value is None or value == "":
-        return dt.date.today()
+        return dt.datetime.now(dt.UTC).date()
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):

@@ -16,6 +16,10 @@ class InputError(TicketInsightsError):
     """
 
 
+class InputChangedError(InputError):
+    """An input is no longer the version its run pinned (rewritten mid-run)."""
+
+
 class ParameterError(TicketInsightsError):
     """A run parameter is invalid (checked before Spark starts)."""
 

@@ -59,6 +59,15 @@ def write_text(target: str | os.PathLike, text: str) -> Path:
     return Path(target)
 
 
+def write_private_text(target: str | os.PathLike, text: str) -> Path:
+    """:func:`write_text` for a file only its owner may read (it holds a secret)."""
+    with replacing(target) as scratch:
+        with open(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
+                  encoding="utf-8") as out:
+            out.write(text)
+    return Path(target)
+
+
 def publish_dir(scratch: Path, target: Path) -> None:
     """Put the complete folder ``scratch`` in place of ``target``.
 

@@ -130,8 +130,8 @@ class Recorder:
 
 
 def notebook_name() -> str | None:
-    """The running notebook's name, from ``JPY_SESSION_NAME``: Jupyter Server
-    sets it to the notebook's path for each kernel it starts, and so does the
-    suite runner for its kernels."""
+    """The name of the notebook JupyterLab runs, from ``JPY_SESSION_NAME``
+    (Jupyter Server sets it to the notebook's path for each kernel it starts);
+    the suite runner names its notebooks in their run context instead."""
     session = os.environ.get("JPY_SESSION_NAME", "")
     return Path(session).stem if session.endswith(".ipynb") else None

@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lib.config import DEFAULTS, make_params
 from lib.manifest import Recorder, TrackedParams, notebook_name
+from lib.run_context import read_run_context
 from lib.staged import STAGED_PARTS, Staged, is_staged, load_staged, part_sources
 from lib.writer import write_csv
 
@@ -54,23 +55,28 @@ def setup(
     output_dir: str = DEFAULTS["output_dir"],
     as_of_date: str | None = DEFAULTS["as_of_date"],
     season_start_month: int = DEFAULTS["season_start_month"],
+    run_context: str | None = DEFAULTS["run_context"],
 ) -> Context:
     """Validate parameters (before Spark starts), then get Spark and the
-    staged clean data for this notebook."""
+    staged clean data for this notebook: the suite runner's endpoint and pinned
+    inputs when it ran the notebook (``run_context``), else Spark from the
+    environment and the inputs as they are now."""
     params = make_params(data_dir, output_dir, as_of_date, season_start_month)
+    context = read_run_context(run_context)
+    pin = context.pin if context else None
     from lib.input_checks import check_input_files
     from lib.session import get_spark, spark_ui_url
 
-    if not is_staged(params):  # file checks before any JVM starts (cheap when staged)
+    if not is_staged(params, pin):  # file checks before any JVM starts (cheap when staged)
         check_input_files(params.tickets_path, params.customers_path)
-    spark = get_spark()
+    spark = get_spark(remote=context.spark_remote if context else None)
     print(f"as_of_date={params.as_of_date}  season_start_month={params.season_start_month}")
     if ui := spark_ui_url(spark):  # e.g. the shared server of `make lab`
         print(f"Spark UI: {ui}")
     tracked = TrackedParams(params)
-    recorder = Recorder(notebook_name(), tracked)
+    recorder = Recorder(context.notebook if context else notebook_name(), tracked)
     return Context(params=tracked, spark=spark, recorder=recorder,
-                   staged=TrackedStaged(load_staged(spark, params), recorder, params))
+                   staged=TrackedStaged(load_staged(spark, params, pin), recorder, params))
 
 
 def write(df: DataFrame, ctx: Context, relative_path: str, rows: int = PREVIEW_ROWS) -> None:

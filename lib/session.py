@@ -1,7 +1,8 @@
 """The one function that makes a Spark session, for notebooks, tests and scripts.
 
-* ``SPARK_REMOTE`` set (e.g. ``sc://localhost:15002``) -> a Spark Connect session.
-* ``SPARK_MASTER`` set (e.g. ``spark://host:7077``) -> a classic session on it.
+* a ``remote`` URL, or else ``SPARK_REMOTE`` set (e.g. ``sc://localhost:15002``)
+  -> a Spark Connect session;
+* ``SPARK_MASTER`` set (e.g. ``spark://host:7077``) -> a classic session on it;
 * otherwise -> a local session tuned for one small machine.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -52,6 +52,8 @@ LOCAL_SETTINGS = {
     ),
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.host": "127.0.0.1",
+    # Python UDF workers run on this interpreter (the venv), not PATH's python3
+    "spark.pyspark.python": sys.executable,
 }
 
 
@@ -66,23 +68,15 @@ def _bounded_retries(spark: SparkSession) -> None:
     spark.client.set_retry_policies([DefaultPolicy(**CONNECT_RETRY)])
 
 
-def use_utc_in_python() -> None:
-    """Python's own clock functions in UTC too, so dates agree with Spark's."""
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-
-
-def get_spark(app_name: str = "ticket-insights") -> SparkSession:
-    """Return this process's Spark session, creating it on first use."""
-    use_utc_in_python()
-    remote = os.environ.get("SPARK_REMOTE")
+def get_spark(app_name: str = "ticket-insights", remote: str | None = None) -> SparkSession:
+    """Return this process's Spark session, creating it on first use: on the
+    Spark Connect server at ``remote`` (default ``SPARK_REMOTE``), else local."""
+    remote = remote or os.environ.get("SPARK_REMOTE")
     if remote:
         spark = SparkSession.builder.remote(remote).getOrCreate()
         _bounded_retries(spark)
     else:
         ensure_java()
-        # Spark's Python workers run on this interpreter (the venv), not PATH's python3.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.appName(app_name).master(
             os.environ.get("SPARK_MASTER", "local[*]")
         )

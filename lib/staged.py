@@ -1,21 +1,15 @@
 """Run the staging layer once per version of the inputs and keep it as parquet.
 
-The folder ``<output>/_staging/<fingerprint>`` holds the classified customers
-and tickets. The fingerprint covers each input's version (:func:`file_version`)
-and the cleaning code itself, so a changed input or rule re-cleans and an
-unchanged one is reused. A file lock makes concurrent notebooks wait for one
-builder instead of all building; the folder is renamed into place only when
-complete, so nobody reads a half-written copy, and a build whose inputs changed
-while they were read is thrown away (:data:`CHANGED`).
+``<output>/_staging/<fingerprint>`` holds the classified customers and tickets;
+the fingerprint covers each input's version (:func:`file_version`) and the
+cleaning code, so a changed input or rule re-cleans and an unchanged one is
+reused. A file lock makes concurrent notebooks wait for one builder; the folder
+is renamed into place only when complete, and a build whose inputs changed
+while they were read is thrown away (:class:`~lib.errors.InputChangedError`).
 
-**One version per run.** The suite runner fixes the version for its whole
-batch before any notebook starts (:func:`pin_inputs`) and hands it to its
-kernels in the environment (:data:`BATCH_ENV`): every notebook of the batch
-reads exactly that version, even if an input is rewritten meanwhile, and
-fails with :data:`CHANGED` rather than build another. Older versions are
-removed by the runner at the start of a run (:func:`remove_stale_builds`), or
-by a build outside any run when no run holds the output folder. A notebook
-run alone (papermill, Lab) has no pin and stages whatever the inputs are now.
+A caller that runs several notebooks on one version of the inputs takes it with
+:func:`pin_inputs` and passes it as ``pin``; without one, whatever the inputs
+are now is staged.
 """
 
 from __future__ import annotations
@@ -31,8 +25,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lib import cleaning
-from lib.config import Params
-from lib.errors import InputError
+from lib.config import BATCH_LOCK_FILE, Params
+from lib.errors import InputChangedError
 from lib.fileio import LockBusy, file_lock, remove_scratch, replacing_dir
 from lib.input_checks import check_input_files, require_file
 from lib.readers import read_raw_customers, read_ticket_lines
@@ -41,9 +35,6 @@ from lib.schema import CUSTOMER_COLUMNS, TICKET_COLUMNS
 _CODE_FILES = ("readers.py", "columns.py", "cleaning.py", "schema.py", "staged.py")
 _COMPLETE = "_COMPLETE"
 RAW_COUNTS = "raw_counts.json"  # records read from each input, by dataset
-BATCH_ENV = "TICKET_INSIGHTS_BATCH"  # the runner's pin, as JSON (see pin_inputs)
-RUN_LOCK = ".run.lock"  # <output>/.run.lock: held by a suite run for its whole length
-CHANGED = "changed during the run"  # in the InputError of an input rewritten mid-run
 # What each field of Staged is read from: staged parquet folders under the
 # version's folder (repeated_orders belongs to tickets), and the inputs each
 # folder is cleaned from (tickets need the clean customer ids). The lineage in
@@ -99,23 +90,9 @@ def fingerprint(params: Params, state: dict[str, list[int]] | None = None) -> st
 
 def pin_inputs(params: Params) -> dict:
     """The staged version of the inputs as they are now, for a whole batch:
-    ``{"fingerprint": ..., "inputs": {path: file_version(path)}}``. The runner
-    puts it, as JSON, in :data:`BATCH_ENV` for its kernels."""
+    ``{"fingerprint": ..., "inputs": {path: file_version(path)}}``."""
     state = input_state(params)
     return {"fingerprint": fingerprint(params, state), "inputs": state}
-
-
-def batch_pin(params: Params) -> dict | None:
-    """The runner's pin when this process is one of its notebooks (and the
-    pin is for these inputs), else None."""
-    try:
-        pin = json.loads(os.environ.get(BATCH_ENV) or "null")
-    except ValueError:
-        return None
-    if not isinstance(pin, dict) or set(pin.get("inputs") or {}) != {
-            str(params.tickets_path), str(params.customers_path)}:
-        return None
-    return pin
 
 
 def changed_inputs(pin: dict) -> list[Path]:
@@ -133,8 +110,8 @@ def changed_inputs(pin: dict) -> list[Path]:
 def _require_unchanged(pin: dict) -> None:
     changed = changed_inputs(pin)
     if changed:
-        raise InputError(
-            f"{changed[0]}: {CHANGED} (it is not the version it was when the run "
+        raise InputChangedError(
+            f"{changed[0]}: changed during the run (it is not the version it was when the run "
             "started), so its outputs would mix two versions; run again once the file "
             "is no longer being written"
         )
@@ -163,10 +140,10 @@ def _build(spark: SparkSession, params: Params, target: Path) -> None:
     (target / _COMPLETE).write_text("ok\n")
 
 
-def ensure_staged(spark: SparkSession, params: Params) -> Path:
-    """Path of the staged parquet for the current inputs (or the run's pinned
-    version), building it if needed."""
-    pin = _pin(params)
+def ensure_staged(spark: SparkSession, params: Params, pin: dict | None = None) -> Path:
+    """Path of the staged parquet for ``pin`` (default: the inputs as they are
+    now), building it if needed."""
+    pinned, pin = pin is not None, _pin(params, pin)
     root = params.staging_dir
     target = root / pin["fingerprint"]
     if (target / _COMPLETE).exists():
@@ -178,7 +155,7 @@ def ensure_staged(spark: SparkSession, params: Params) -> Path:
             with replacing_dir(target) as scratch:
                 _build(spark, params, scratch)
                 _require_unchanged(pin)  # rewritten while read: never published
-    if batch_pin(params) is None:  # a run removes old versions itself, at its start
+    if not pinned:  # a batch removes old versions itself, at its start
         _remove_old_versions_unless_running(params, keep=pin["fingerprint"])
     return target
 
@@ -193,16 +170,15 @@ def _remove_old_versions_unless_running(params: Params, keep: str) -> None:
     """Outside a run: drop other versions, unless a run holds the output
     folder (its notebooks may be reading its own version)."""
     try:
-        with file_lock(params.output_dir / RUN_LOCK, blocking=False), _locked(params.staging_dir):
+        with file_lock(params.output_dir / BATCH_LOCK_FILE, blocking=False), _locked(params.staging_dir):
             _remove_old_versions(params.staging_dir, keep)
     except LockBusy:
         pass
 
 
-def is_staged(params: Params) -> bool:
-    """True when the current inputs (or the run's pinned version) are already
-    cleaned and stored."""
-    return (params.staging_dir / _pin(params)["fingerprint"] / _COMPLETE).exists()
+def is_staged(params: Params, pin: dict | None = None) -> bool:
+    """True when ``pin`` (default: the inputs now) is already cleaned and stored."""
+    return (params.staging_dir / _pin(params, pin)["fingerprint"] / _COMPLETE).exists()
 
 
 def remove_stale_builds(params: Params, keep: str | None = None) -> None:
@@ -218,9 +194,8 @@ def remove_stale_builds(params: Params, keep: str | None = None) -> None:
                 _remove_old_versions(root, keep)
 
 
-def _pin(params: Params) -> dict:
-    """The run's pinned version, or (outside a run) that of the inputs now."""
-    pin = batch_pin(params)
+def _pin(params: Params, pin: dict | None) -> dict:
+    """``pin`` if given, else the version of the inputs now."""
     if pin is None:
         for path in (params.customers_path, params.tickets_path):
             require_file(path)
@@ -228,8 +203,8 @@ def _pin(params: Params) -> dict:
     return pin
 
 
-def load_staged(spark: SparkSession, params: Params) -> Staged:
-    folder = ensure_staged(spark, params)
+def load_staged(spark: SparkSession, params: Params, pin: dict | None = None) -> Staged:
+    folder = ensure_staged(spark, params, pin)
     customers = spark.read.parquet(str(folder / "customers"))
     tickets = spark.read.parquet(str(folder / "tickets")).transform(
         cleaning.with_repeated_orders_rejected,

@@ -31,12 +31,13 @@ data_dir = "data"  # folder holding tickets.csv and customer.json
 output_dir = "output"  # folder the CSV outputs are written to
 as_of_date = None  # ISO yyyy-mm-dd string, or None for today; decides the current season only
 season_start_month = 8  # month (1-12) on whose 1st a season starts, 8 for August
+run_context = None  # set by the suite runner (its Spark, pinned inputs); None when run alone
 
 # %%
 from lib import notebook as nb
 
 # Validates the parameters before Spark starts, then gets Spark and the staged clean data.
-ctx = nb.setup(data_dir, output_dir, as_of_date, season_start_month)
+ctx = nb.setup(data_dir, output_dir, as_of_date, season_start_month, run_context)
 
 # %%
 from lib.insights import quality

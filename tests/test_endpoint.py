@@ -55,17 +55,18 @@ def test_gives_up_in_one_line_when_nothing_listens():
     assert "\n" not in message and f"127.0.0.1:{port}" in message and "within 2 s" in message
 
 
-def test_the_runner_checks_its_remote_before_use(monkeypatch, tmp_path):
+def test_the_runner_checks_its_remote_before_use(tmp_path):
     """spark_for_batch waits for SPARK_REMOTE's server and starts none of its own."""
     port = free_port()
     ready, stop = threading.Event(), threading.Event()
     ready.set()
     listener = threading.Thread(target=_listen_later, args=(port, ready, stop), daemon=True)
     listener.start()
-    monkeypatch.setenv("SPARK_REMOTE", f"sc://127.0.0.1:{port}/;token=secret")
+    remote = f"sc://127.0.0.1:{port}/;token=secret"
     try:
-        description, server = spark_for_batch(True, tmp_path / "log", "log")
+        description, server, url = spark_for_batch(True, tmp_path / "log", "log", remote)
     finally:
         stop.set()
         listener.join()
-    assert server is None and "token=***" in description and "secret" not in description
+    assert server is None and url == remote
+    assert "token=***" in description and "secret" not in description

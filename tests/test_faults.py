@@ -171,12 +171,12 @@ def test_an_input_rewritten_before_00_staged_it_stops_the_run(tmp_path, pinned, 
     assert [p.name for p in out.glob("_staging/*") if p.name != ".lock"] == []  # nothing built
 
 
-def test_a_batch_reads_the_staged_version_it_pinned(tmp_path, pinned, monkeypatch):
+def test_a_batch_reads_the_staged_version_it_pinned(tmp_path, pinned):
     """Without Spark: under a run's pin, lib.staged names the pinned version
     whatever the inputs are now, fails a build of a changed input, and the
     runner's start keeps only that version; with no pin, today's behaviour."""
     from lib import staged
-    from lib.errors import InputError
+    from lib.errors import InputChangedError
 
     data = tmp_path / "data"
     shutil.copytree(pinned["data_dir"], data)
@@ -191,12 +191,11 @@ def test_a_batch_reads_the_staged_version_it_pinned(tmp_path, pinned, monkeypatc
     _append_orders(params.tickets_path, 5)
     assert staged.changed_inputs(pin) == [params.tickets_path]
     assert not staged.is_staged(params)  # alone: the new version is not staged
-    monkeypatch.setenv(staged.BATCH_ENV, json.dumps(pin))
-    assert staged.is_staged(params)  # in the batch: the pinned one is
-    assert staged.ensure_staged(None, params) == params.staging_dir / pin["fingerprint"]
+    assert staged.is_staged(params, pin)  # in the batch: the pinned one is
+    assert staged.ensure_staged(None, params, pin) == params.staging_dir / pin["fingerprint"]
     shutil.rmtree(params.staging_dir / pin["fingerprint"])
-    with pytest.raises(InputError, match=f"{params.tickets_path}: changed during the run"):
-        staged.ensure_staged(None, params)  # never builds another version in a batch
+    with pytest.raises(InputChangedError, match=f"{params.tickets_path}: changed during the run"):
+        staged.ensure_staged(None, params, pin)  # never builds another version in a batch
 
 
 # -- 2. the Spark server killed mid-run --------------------------------------------------

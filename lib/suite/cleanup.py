@@ -6,10 +6,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-from lib.config import Params
+from lib.config import BATCH_LOCK_FILE, Params
 from lib.errors import TicketInsightsError
-from lib.fileio import LockBusy, file_lock, remove_scratch
-from lib.staged import RUN_LOCK, remove_stale_builds
+from lib.fileio import LockBusy, file_lock, remove_path, remove_scratch
+from lib.run_context import CONTEXT_DIR
+from lib.staged import remove_stale_builds
 from lib.tables import recover
 
 
@@ -18,7 +19,7 @@ def output_dir_lock(output_dir: Path):
     """Hold ``<output>/.run.lock`` for a whole run: a second run into the same
     folder stops with a clear message instead of mixing its files with ours."""
     try:
-        with file_lock(output_dir / RUN_LOCK, blocking=False):
+        with file_lock(output_dir / BATCH_LOCK_FILE, blocking=False):
             yield
     except LockBusy as busy:
         raise TicketInsightsError(
@@ -38,4 +39,5 @@ def remove_stale_scratch(params: Params, keep_staged: str | None = None) -> None
         if folder.is_dir():
             remove_scratch(folder)
     recover(params.warehouse_dir)
+    remove_path(params.output_dir / CONTEXT_DIR)  # a killed run's notebook contexts
     remove_stale_builds(params, keep=keep_staged)

@@ -98,6 +98,7 @@ def _environment(token: str) -> dict[str, str]:
         "PYSPARK_DRIVER_PYTHON": sys.executable,
         # from the environment, not the command line, so `ps` does not show it
         "SPARK_CONNECT_AUTHENTICATE_TOKEN": token,
+        "SPARK_LOCAL_IP": HOST,  # where a UI binds (else every interface): loopback only
         "TZ": "UTC",
     })
     return env
@@ -307,23 +308,21 @@ def start_server(
     raise last_error  # type: ignore[misc]
 
 
-def spark_for_batch(shared: bool, log_path: Path, shown_log: str):
-    """The Spark a runner's batch uses: (description, server or None). Starts
-    a server unless ``SPARK_REMOTE`` names one (then waits, bounded, until it
-    accepts connections) or sessions are not ``shared``; sets ``SPARK_REMOTE``
-    for the kernels."""
+def spark_for_batch(shared: bool, log_path: Path, shown_log: str, remote: str | None):
+    """The Spark a runner's batch uses: (description, server or None, the
+    endpoint's URL or None for a local session per notebook). Starts a server
+    unless ``remote`` (the user's ``SPARK_REMOTE``) names one (then waits,
+    bounded, until it accepts connections) or sessions are not ``shared``."""
     if not shared:
-        if os.environ.pop("SPARK_REMOTE", None):
+        if remote:
             print("note: --no-shared-session: ignoring SPARK_REMOTE", file=sys.stderr)
-        return "a local Spark session per notebook", None
-    remote = os.environ.get("SPARK_REMOTE", "").strip()
+        return "a local Spark session per notebook", None, None
     if remote:
         wait_for_endpoint(remote)  # a cluster's server may still be starting
         shown = re.sub(r";token=[^;]*", ";token=***", remote)
-        return f"Spark Connect endpoint from SPARK_REMOTE ({shown})", None
+        return f"Spark Connect endpoint from SPARK_REMOTE ({shown})", None, remote
     print(f"Starting a local Spark Connect server (log: {shown_log})...", end=" ", flush=True)
     server = start_server(log_path)
     print(f"ready in {server.started_in:.1f} s (127.0.0.1:{server.port}, pid {server.pid})",
           flush=True)
-    os.environ["SPARK_REMOTE"] = server.url  # kernels inherit it
-    return f"shared local Spark Connect server (127.0.0.1:{server.port})", server
+    return f"shared local Spark Connect server (127.0.0.1:{server.port})", server, server.url

@@ -12,6 +12,9 @@ the same moment can race for the same free ports, a known jupyter-client
 problem); all kernel management runs on the pool's own event loop thread.
 A kernel's stdout/stderr (and a local JVM's) goes to a log file that is
 renamed ``<output>/logs/NN_name.log`` when a notebook takes the kernel.
+Kernels start in the project folder with the environment the pool is given;
+once the Spark endpoint is known (:meth:`KernelPool.use_remote`) it is in
+the environment of every kernel started, which connects as it warms up.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 KERNEL = "ticket-insights"
 START_TIMEOUT = 180  # s; kernels start while a JVM may be busy on both cores
 WARM_UP = "import lib.notebook, lib.session, matplotlib.pyplot, pandas, pyspark.sql.connect.session"
-CONNECT = "import os\nos.environ['SPARK_REMOTE'] = {url!r}\nlib.session.get_spark()"
+CONNECT = "lib.session.get_spark()"  # on SPARK_REMOTE of the kernel's environment
 # Ends the kernel's Spark Connect session on the server (ReleaseSession). A
 # kernel that is just shut down leaves it there, with everything it holds,
 # until the server's idle timeout (an hour): a server that outlives the run
@@ -48,9 +51,10 @@ class KernelError(RuntimeError):
 class KernelPool:
     """Up to ``ahead`` warm kernels waiting, ``total`` started in all."""
 
-    def __init__(self, log_dir: Path, total: int, ahead: int):
+    def __init__(self, log_dir: Path, total: int, ahead: int, cwd: Path, env: dict[str, str]):
         self.log_dir = log_dir
         self.total = total
+        self._cwd, self._env = cwd, env
         self._ready: queue.Queue = queue.Queue()
         self._room = threading.Semaphore(max(1, ahead))
         self._remote: str | None = None
@@ -67,25 +71,20 @@ class KernelPool:
         return self
 
     def use_remote(self, url: str | None) -> None:
-        """Spark Connect endpoint for the kernels (warm-ups from now on connect)."""
+        """Spark Connect endpoint for the kernels (those started from now on connect)."""
         self._remote = url
 
-    def take(self, session_name: str, log_path: Path):
-        """A warm kernel (its manager) for the notebook whose executed copy is
-        ``session_name``; raises :class:`KernelError` if it could not start."""
+    def take(self, log_path: Path):
+        """A warm kernel (its manager) whose log is now ``log_path``; raises
+        :class:`KernelError` if it could not start."""
         item = self._ready.get(timeout=START_TIMEOUT * 2)
         self._room.release()
         if isinstance(item, BaseException):
             raise item
         if self._aborted:  # the kernel is being killed
             raise KernelError(self._aborted)
-        km, connected = item
-        os.replace(km.log_path, log_path)  # the open log is now the notebook's
-        code = f"import os\nos.environ['JPY_SESSION_NAME'] = {session_name!r}"
-        if self._remote and not connected:
-            code += "\n" + CONNECT.format(url=self._remote)
-        self._call(_execute(km, code))
-        return km
+        os.replace(item.log_path, log_path)  # the open log is now the notebook's
+        return item
 
     def release(self, km, end_session: bool = True) -> None:
         """Shut down a kernel that ran its notebook, its Spark Connect session
@@ -121,8 +120,8 @@ class KernelPool:
             except queue.Empty:
                 break
             if not isinstance(item, BaseException):
-                self._call(item[0].shutdown_kernel(now=True))
-                item[0].log_path.unlink(missing_ok=True)
+                self._call(item.shutdown_kernel(now=True))
+                item.log_path.unlink(missing_ok=True)
         self._loop.call_soon_threadsafe(self._loop.stop)
 
     def _call(self, coroutine):
@@ -143,12 +142,13 @@ class KernelPool:
 
         km = AsyncKernelManager(kernel_name=KERNEL)
         km.log_path = self.log_dir / f".kernel-{os.getpid()}-{number}.log"
-        with open(km.log_path, "ab") as log:
-            await km.start_kernel(stdout=log, stderr=log)
-        _STARTED.append(km)
         remote = self._remote
-        await _execute(km, WARM_UP + ("\n" + CONNECT.format(url=remote) if remote else ""))
-        return km, remote is not None
+        env = {**self._env, "SPARK_REMOTE": remote} if remote else self._env
+        with open(km.log_path, "ab") as log:
+            await km.start_kernel(stdout=log, stderr=log, cwd=str(self._cwd), env=env)
+        _STARTED.append(km)
+        await _execute(km, WARM_UP + ("\n" + CONNECT if remote else ""))
+        return km
 
 
 async def _execute(km, code: str, timeout: float = START_TIMEOUT) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from lib.config import Params
 from lib.fileio import scratch_path
 from lib.manifest import manifest_path
+from lib.run_context import RunContext
 from lib.suite.freshness import record_complete_run, recorded_outputs
 from lib.suite.kernel_pool import KERNEL, KernelPool, kill_kernel, kill_kernels
 from lib.suite.progress import Progress, Result
@@ -99,23 +100,24 @@ class Deadline:
 
 def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progress,
                  kernels: KernelPool, shown_executed: str, fingerprint: str,
-                 timeout: float) -> Result:
-    """Execute ``notebook`` into ``executed`` with the run's parameters, for
-    ``timeout`` seconds at most; never raises for a notebook error (the
-    result says FAILED and why). What it wrote comes from its manifest, which
-    a success marks complete with ``fingerprint`` (the batch's, taken when
-    the batch started)."""
+                 timeout: float, context: RunContext) -> Result:
+    """Execute ``notebook`` into ``executed`` with the run's parameters and
+    ``context`` (written to a file the notebook reads), for ``timeout`` seconds
+    at most; never raises for a notebook error (the result says FAILED and
+    why). What it wrote comes from its manifest, which a success marks
+    complete with ``fingerprint`` (the batch's, taken when the batch started)."""
     import papermill
 
     name = notebook.stem
     result = Result(name=name, executed=shown_executed or str(executed))
+    context_file = context.write(context.path(params.output_dir))
     manifest_path(params.output_dir, name).unlink(missing_ok=True)
     progress.started(name)
     began = time.monotonic()
     km, deadline = None, None
     scratch = scratch_path(executed)  # the executed copy, renamed in place at the end
     try:
-        km = kernels.take(str(executed), params.output_dir / "logs" / f"{name}.log")
+        km = kernels.take(params.output_dir / "logs" / f"{name}.log")
         deadline = Deadline(timeout, kernels, km)
         try:
             papermill.execute_notebook(
@@ -125,6 +127,7 @@ def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progr
                     "output_dir": str(params.output_dir),
                     "as_of_date": params.as_of_date.isoformat(),
                     "season_start_month": params.season_start_month,
+                    "run_context": str(context_file),
                 },
             )
         finally:
@@ -139,6 +142,7 @@ def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progr
             result.error = deadline.explain(result.error)
         result.outputs = recorded_outputs(notebook, params)
     finally:
+        context_file.unlink(missing_ok=True)
         if deadline is not None:
             deadline.cancel()
         if km is not None:

@@ -188,8 +188,6 @@ def _start_shared_server(state_file: Path):
     from lib.suite.connect_server import free_port, start_server
 
     users = _share_lock(state_file)
-    # The UI binds to SPARK_LOCAL_IP (else every interface): loopback only.
-    os.environ["SPARK_LOCAL_IP"] = HOST
     ui_port = free_port()
     log = state_file.parent / "logs" / "lab-connect-server.log"
     print(f"Starting the shared Spark Connect server (log: {log})...", end=" ", flush=True)

@@ -20,8 +20,9 @@ lock on its output folder and first removes the scratch a killed run left
 there. Finally ``<output>/report/index.html`` is built (``lib.report``).
 
 One version of the inputs per run: the staged version is fixed when the run
-starts (:func:`lib.staged.pin_inputs`, handed to the kernels in their
-environment), so an input rewritten meanwhile is not read by this run. Some
+starts (:func:`lib.staged.pin_inputs`) and handed to each notebook in its run
+context (:mod:`lib.run_context`) with the Spark endpoint and its name, so an
+input rewritten meanwhile is not read by this run. Some
 failures stop the batch (:mod:`lib.suite.watch`): the Spark server dying (the
 running notebooks are killed; exit 1), a full disk or Spark out of memory
 (exit 1), an input rewritten before 00 staged it (exit 2); notebooks not
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import signal
 import sys
@@ -44,7 +44,8 @@ from pathlib import Path
 from lib.config import PROJECT_ROOT, Params, make_params
 from lib.errors import TicketInsightsError
 from lib.input_checks import check_input_files
-from lib.staged import BATCH_ENV, changed_inputs, pin_inputs
+from lib.run_context import RunContext
+from lib.staged import changed_inputs, pin_inputs
 from lib.suite.cleanup import output_dir_lock, remove_stale_scratch
 from lib.suite.connect_server import spark_for_batch
 from lib.suite.dry_run import dry_run
@@ -72,6 +73,7 @@ class Batch:
     executed_dir: Path
     shown_from: Path  # the user's working directory, for the paths we print
     pin: dict = field(default_factory=dict)  # the staged version (lib.staged.pin_inputs)
+    spark_remote: str | None = None  # the notebooks' Spark Connect endpoint; None: local sessions
     fingerprints: dict = field(default_factory=dict)  # notebook -> freshness fingerprint
     halt: Halt = field(default_factory=Halt)
 
@@ -87,9 +89,10 @@ def _shown(path: Path, base: Path) -> str:
 
 def _run_one(notebook: Path, batch: Batch, progress: Progress, kernels: KernelPool) -> Result:
     executed = batch.executed_dir / notebook.name
+    context = RunContext(notebook=notebook.stem, spark_remote=batch.spark_remote, pin=batch.pin)
     result = run_notebook(notebook, executed, batch.params, progress, kernels,
                           _shown(executed, batch.shown_from), batch.fingerprints[notebook.stem],
-                          batch.timeout)
+                          batch.timeout, context)
     if result.status == "FAILED":
         batch.halt.after(result.error, batch.params.output_dir)
     elif result.status == "ok":
@@ -234,32 +237,34 @@ def _pin_batch(batch: Batch) -> Batch:
     if changed:
         raise TicketInsightsError(f"{changed[0]} changed while the run started; run again "
                                   "once it is no longer being written")
-    os.environ[BATCH_ENV] = json.dumps(pin)  # the kernels read it (lib.staged)
     return replace(batch, pin=pin, fingerprints=fingerprints)
 
 
 def _join_lab_server(args: argparse.Namespace):
     """The Spark Connect server of a running ``make lab`` (:mod:`lib.suite.lab`),
-    leased so Lab's exit does not stop it under the batch, and set as
-    ``SPARK_REMOTE``; None when no such server is up, sessions are not shared,
-    or the caller chose a Spark (``SPARK_REMOTE``, or ``SPARK_MASTER`` for the
-    runner's own server). ``lease.stop()`` releases it."""
+    leased so Lab's exit does not stop it under the batch; None when no such
+    server is up, sessions are not shared, or the caller chose a Spark
+    (``SPARK_REMOTE``, or ``SPARK_MASTER`` for the runner's own server).
+    ``lease.stop()`` releases it."""
     if args.no_shared_session or any(os.environ.get(name, "").strip()
                                      for name in ("SPARK_REMOTE", "SPARK_MASTER")):
         return None
     from lib.suite.lab import join_running_server
 
-    lease = join_running_server()
-    if lease is not None:
-        os.environ["SPARK_REMOTE"] = lease.url  # kernels inherit it
-    return lease
+    return join_running_server()
+
+
+def _kernel_environment() -> dict[str, str]:
+    """The kernels' environment: the runner's, without what names a Spark or a
+    notebook (each notebook gets those in its run context)."""
+    return {name: value for name, value in os.environ.items()
+            if name not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "JPY_SESSION_NAME")}
 
 
 def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
     batch = _pin_batch(batch)
     params, jobs = batch.params, batch.jobs
     remove_stale_scratch(params, keep_staged=batch.pin["fingerprint"])
-    os.chdir(PROJECT_ROOT)  # kernels start here; every path above is absolute
     batch.executed_dir.mkdir(parents=True, exist_ok=True)
     print(f"Ticket insights: {len(batch.notebooks)} notebook(s); data "
           f"{_shown(params.data_dir, user_cwd)} -> {_shown(params.output_dir, user_cwd)}; "
@@ -271,16 +276,20 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         current = _up_to_date(batch, args.force)
         to_run = len(batch.notebooks) - len(current)
         if to_run:  # kernels start and warm up while the Spark server starts
-            kernels = KernelPool(params.output_dir / "logs", total=to_run, ahead=jobs).start()
+            kernels = KernelPool(params.output_dir / "logs", total=to_run, ahead=jobs,
+                                 cwd=PROJECT_ROOT, env=_kernel_environment()).start()
             log = params.output_dir / "logs" / "connect-server.log"
             server = _join_lab_server(args)
-            spark_mode, started = spark_for_batch(
-                not args.no_shared_session, log, _shown(log, user_cwd))
             if server is not None:
-                spark_mode = (f"the running `make lab` Spark Connect server (127.0.0.1:"
-                              f"{server.port}, pid {server.pid}), shared with JupyterLab")
-            server = server or started
-            kernels.use_remote(os.environ.get("SPARK_REMOTE"))
+                spark_mode, remote = (f"the running `make lab` Spark Connect server (127.0.0.1:"
+                                      f"{server.port}, pid {server.pid}), shared with JupyterLab",
+                                      server.url)
+            else:
+                spark_mode, server, remote = spark_for_batch(
+                    not args.no_shared_session, log, _shown(log, user_cwd),
+                    os.environ.get("SPARK_REMOTE", "").strip() or None)
+            batch = replace(batch, spark_remote=remote)
+            kernels.use_remote(remote)
             if server is not None:  # its death stops the batch at once
                 watch = ServerWatch(server, batch.halt, lambda: (
                     kernels.abort(batch.halt.reason), kill_kernels())).start()
@@ -306,8 +315,6 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
             kill_kernels()  # any still starting
         if server is not None:
             server.stop()
-            os.environ.pop("SPARK_REMOTE", None)
-        os.environ.pop(BATCH_ENV, None)
         remove_stale_scratch(params, keep_staged=batch.pin["fingerprint"])  # e.g. a killed write
     seconds = time.monotonic() - began
     failed = _summarise(batch, results, seconds)

@@ -117,22 +117,27 @@ def _listening(host: str, port: int) -> bool:
     return accepts("127.0.0.1" if host in ("0.0.0.0", "::") else host, port)
 
 
+def _refuse_thrift_overrides() -> None:
+    """The Thrift server takes its address from these variables over its
+    configuration: one set here would move it off the host and port chosen."""
+    for name in ("HIVE_SERVER2_THRIFT_BIND_HOST", "HIVE_SERVER2_THRIFT_PORT"):
+        if os.environ.get(name):
+            raise SqlServerError(f"{name} is set in the environment and would override "
+                                 "--host/--port: unset it (make sql-server SQL_HOST=... SQL_PORT=...)")
+
+
 def serve(output_dir: str, host: str, port: int) -> int:
     from pyspark.sql import SparkSession
 
     from lib.java import ensure_java
-    from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS, use_utc_in_python
+    from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS
 
     output, warehouse, names = _tables(output_dir)
     scratch = output / ".sql-server"
     for folder in ("hive-scratch", "hive-local", "hive-resources", "operation-logs"):
         (scratch / folder).mkdir(parents=True, exist_ok=True)
-    use_utc_in_python()
     ensure_java()
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    # the Thrift server reads these before its configuration
-    os.environ["HIVE_SERVER2_THRIFT_BIND_HOST"] = host
-    os.environ["HIVE_SERVER2_THRIFT_PORT"] = str(port)
+    _refuse_thrift_overrides()
     conf = {
         **LOCAL_SETTINGS, **SESSION_SETTINGS, **_hive_scratch_conf(scratch),
         "spark.driver.extraJavaOptions": _jvm_options(scratch),

@@ -18,8 +18,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from lib.errors import InputChangedError
 from lib.session import out_of_memory_message
-from lib.staged import CHANGED
 
 WATCH_EVERY = 0.5  # s between looks at the server process
 _DISK_FULL = ("No space left on device", "[Errno 28]", "ENOSPC")
@@ -76,7 +76,7 @@ class Halt:
         notebook would fail for too."""
         if error in (disk_full(output_dir), out_of_memory_message()):
             self.set(error)
-        elif CHANGED in error:
+        elif InputChangedError.__name__ in error:
             self.set(error.splitlines()[-1], exit_code=2)
 
 
