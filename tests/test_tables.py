@@ -1,7 +1,8 @@
 """Persisted Spark SQL tables (lib/tables.py) and the query CLI (lib/query.py).
 
-The subprocess tests start a fresh Python, so the tables are read by a Spark
-session that did not write them.
+The subprocess tests start a fresh Python on the tests' shared Spark Connect
+server, so the tables are read by a Spark session that did not write them (in a
+JVM that did not either), without starting a JVM per test.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def output_dir(spark, tmp_path_factory):
     return out
 
 
-def run_python(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
+def run_python(spark_remote: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SPARK_REMOTE": spark_remote}
     return subprocess.run(
         [sys.executable, *args], cwd=PROJECT_ROOT, env=env,
         capture_output=True, text=True, timeout=600,
@@ -131,8 +132,8 @@ FRESH_SESSION = textwrap.dedent("""
 """)
 
 
-def test_a_new_python_and_spark_session_queries_the_tables(output_dir):
-    done = run_python("-c", FRESH_SESSION, str(output_dir))
+def test_a_new_python_and_spark_session_queries_the_tables(output_dir, spark_remote):
+    done = run_python(spark_remote, "-c", FRESH_SESSION, str(output_dir))
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen == {
@@ -147,9 +148,9 @@ def test_a_new_python_and_spark_session_queries_the_tables(output_dir):
     }
 
 
-def test_query_cli(output_dir):
+def test_query_cli(output_dir, spark_remote):
     done = run_python(
-        "-m", "lib.query", "--output-dir", str(output_dir),
+        spark_remote, "-m", "lib.query", "--output-dir", str(output_dir),
         "SELECT season, count(*) AS orders, sum(net_sales) AS net_sales "
         "FROM tickets_denormalized GROUP BY season ORDER BY season",
     )
@@ -161,8 +162,8 @@ def test_query_cli(output_dir):
     ]
 
 
-def test_query_cli_unknown_table_is_a_clear_error(output_dir):
-    done = run_python("-m", "lib.query", "--output-dir", str(output_dir), "SELECT * FROM nope")
+def test_query_cli_unknown_table_is_a_clear_error(output_dir, spark_remote):
+    done = run_python(spark_remote, "-m", "lib.query", "--output-dir", str(output_dir), "SELECT * FROM nope")
     assert done.returncode == 2
     assert done.stdout == ""
     assert "error: table or view `nope` not found" in done.stderr
