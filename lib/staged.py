@@ -2,8 +2,9 @@
 
 The folder ``<output>/_staging/<fingerprint>`` holds the classified customers
 and tickets. The fingerprint covers each input's version (:func:`file_version`)
-and the cleaning code itself, so a changed input or rule re-cleans and an
-unchanged one is reused. A file lock makes concurrent notebooks wait for one
+and what cleans it: the pipeline's code, lock file and Spark version
+(:mod:`lib.fingerprint`), so a changed input, rule or dependency re-cleans
+and an unchanged one is reused. A file lock makes concurrent notebooks wait for one
 builder instead of all building; the folder is renamed into place only when
 complete, so nobody reads a half-written copy, and a build whose inputs changed
 while they were read is thrown away (:data:`CHANGED`).
@@ -20,7 +21,6 @@ run alone (papermill, Lab) has no pin and stages whatever the inputs are now.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,11 +34,11 @@ from lib import cleaning
 from lib.config import Params
 from lib.errors import InputError
 from lib.fileio import LockBusy, file_lock, remove_scratch, replacing_dir
+from lib.fingerprint import staged_fingerprint
 from lib.input_checks import check_input_files, require_file
 from lib.readers import read_raw_customers, read_ticket_lines
 from lib.schema import CUSTOMER_COLUMNS, TICKET_COLUMNS
 
-_CODE_FILES = ("readers.py", "columns.py", "cleaning.py", "schema.py", "staged.py")
 _COMPLETE = "_COMPLETE"
 RAW_COUNTS = "raw_counts.json"  # records read from each input, by dataset
 BATCH_ENV = "TICKET_INSIGHTS_BATCH"  # the runner's pin, as JSON (see pin_inputs)
@@ -89,12 +89,9 @@ def input_state(params: Params) -> dict[str, list[int]]:
 
 
 def fingerprint(params: Params, state: dict[str, list[int]] | None = None) -> str:
-    digest = hashlib.sha256()
-    for path, version in (state or input_state(params)).items():
-        digest.update(f"{path}|{'|'.join(map(str, version))}\n".encode())
-    for name in _CODE_FILES:
-        digest.update((Path(__file__).parent / name).read_bytes())
-    return digest.hexdigest()[:20]
+    """The staged folder's name: the inputs' versions, the pipeline's code,
+    lock file and Spark version (:func:`lib.fingerprint.staged_fingerprint`)."""
+    return staged_fingerprint(state or input_state(params))
 
 
 def pin_inputs(params: Params) -> dict:
