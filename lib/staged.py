@@ -1,11 +1,12 @@
 """Run the staging layer once per version of the inputs and keep it as parquet.
 
 ``<output>/_staging/<fingerprint>`` holds the classified customers and tickets;
-the fingerprint covers each input's version (:func:`file_version`) and the
-cleaning code, so a changed input or rule re-cleans and an unchanged one is
-reused. A file lock makes concurrent notebooks wait for one builder; the folder
-is renamed into place only when complete, and a build whose inputs changed
-while they were read is thrown away (:class:`~lib.errors.InputChangedError`).
+the fingerprint covers each input's version (:func:`file_version`) and what
+cleans it: the pipeline's code, lock file and Spark version (:mod:`lib.fingerprint`),
+so a changed input, rule or dependency re-cleans and an unchanged one is reused.
+A file lock makes concurrent notebooks wait for one builder; the folder is
+renamed into place only when complete, and a build whose inputs changed while
+they were read is thrown away (:class:`~lib.errors.InputChangedError`).
 
 A caller that runs several notebooks on one version of the inputs takes it with
 :func:`pin_inputs` and passes it as ``pin``; without one, whatever the inputs
@@ -14,7 +15,6 @@ are now is staged.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,11 +28,11 @@ from lib import cleaning
 from lib.config import BATCH_LOCK_FILE, Params
 from lib.errors import InputChangedError
 from lib.fileio import LockBusy, file_lock, remove_scratch, replacing_dir
+from lib.fingerprint import staged_fingerprint
 from lib.input_checks import check_input_files, require_file
 from lib.readers import read_raw_customers, read_ticket_lines
 from lib.schema import CUSTOMER_COLUMNS, TICKET_COLUMNS
 
-_CODE_FILES = ("readers.py", "columns.py", "cleaning.py", "schema.py", "staged.py")
 _COMPLETE = "_COMPLETE"
 RAW_COUNTS = "raw_counts.json"  # records read from each input, by dataset
 # What each field of Staged is read from: staged parquet folders under the
@@ -80,12 +80,9 @@ def input_state(params: Params) -> dict[str, list[int]]:
 
 
 def fingerprint(params: Params, state: dict[str, list[int]] | None = None) -> str:
-    digest = hashlib.sha256()
-    for path, version in (state or input_state(params)).items():
-        digest.update(f"{path}|{'|'.join(map(str, version))}\n".encode())
-    for name in _CODE_FILES:
-        digest.update((Path(__file__).parent / name).read_bytes())
-    return digest.hexdigest()[:20]
+    """The staged folder's name: the inputs' versions, the pipeline's code,
+    lock file and Spark version (:func:`lib.fingerprint.staged_fingerprint`)."""
+    return staged_fingerprint(state or input_state(params))
 
 
 def pin_inputs(params: Params) -> dict:

@@ -167,3 +167,61 @@ def test_joining_the_model_reproduces_08_on_the_pinned_data(spark, tmp_path_fact
     rebuilt_rows, direct_rows = rebuilt.collect(), direct.collect()  # pinned data: small
     assert len(direct_rows) > 1000
     assert rebuilt_rows == direct_rows
+
+
+# Broken on purpose, violations counted by hand (a null key breaks every rule):
+BROKEN = {
+    "dim_customer": ("customer_id long", [(1,), (2,), (2,), (None,)]),  # 2 repeated, a null
+    "dim_event": ("event_id string, event_name string, event_date date", [
+        ("E1", "A", d("2024-01-01")), ("E2", "A", d("2024-01-01")),  # (A, 1 Jan) twice
+        ("E3", "B", None), ("E3", "C", d("2024-02-01"))]),  # E3 twice; a null date
+    "fact_transaction": ("order_id string, customer_id long, event_id string", [
+        ("O1", 1, "E1"), ("O1", 3, "E9"), ("O2", None, None)]),  # O1 twice; 3, E9 unknown
+}
+BROKEN_VIOLATIONS = [
+    ("dim_customer", "customer_id present and unique", 2),
+    ("dim_event", "event_id present and unique", 1),
+    ("dim_event", "(event_name, event_date) present and unique", 2),
+    ("dim_event", "event_id found in fact_transaction", 3),  # E2, E3, E3
+    ("fact_transaction", "order_id present and unique", 1),
+    ("fact_transaction", "customer_id found in dim_customer", 2),  # 3 and null
+    ("fact_transaction", "event_id found in dim_event", 2),  # E9 and null
+]
+
+
+def broken_tables(spark, names=tuple(BROKEN)) -> dict:
+    return {name: spark.createDataFrame(BROKEN[name][1], BROKEN[name][0]) for name in names}
+
+
+def test_key_checks_count_each_broken_rule(spark):
+    assert_rows(star_schema.key_checks(broken_tables(spark)), ["table", "rule", "violations"],
+                BROKEN_VIOLATIONS)
+
+
+def test_key_checks_run_the_rules_of_the_tables_given(spark):
+    tables = broken_tables(spark, ("dim_customer", "fact_transaction"))
+    assert rows(star_schema.key_checks(tables)) == [
+        ("dim_customer", "customer_id present and unique", 2),
+        ("fact_transaction", "order_id present and unique", 1),
+        ("fact_transaction", "customer_id found in dim_customer", 2)]
+
+
+def test_the_model_of_the_hand_made_orders_holds(tickets, customers):
+    tables = {"tickets_denormalized": star_schema.denormalized_rows(tickets, customers, 8),
+              "dim_customer": star_schema.dim_customer(customers),
+              "dim_event": star_schema.dim_event(tickets, 8),
+              "fact_transaction": star_schema.fact_rows(tickets)}
+    checked = rows(star_schema.key_checks(tables))
+    assert [(table, rule) for table, rule, _ in checked] == [
+        (c.table, c.rule) for c in star_schema.KEY_CHECKS]
+    assert {violations for _, _, violations in checked} == {0}
+
+
+def test_rows_per_key_counts_dimension_rows_without_facts_too(tickets, customers):
+    fact = star_schema.fact_rows(tickets)
+    # customer 1: O1, O3; customer 2: O2, O0, O5; customer 3: none
+    assert_rows(star_schema.rows_per_key(fact, star_schema.dim_customer(customers), "customer_id"),
+                ["transactions", "rows"], [(0, 1), (2, 1), (3, 1)])
+    # Harbour 2023: O1, O2; the final: O3, O0; Harbour 2024: O5
+    assert rows(star_schema.rows_per_key(fact, star_schema.dim_event(tickets, 8), "event_id")) == [
+        (1, 1), (2, 2)]

@@ -225,7 +225,7 @@ def test_a_real_run_shared_holds_no_personal_value_and_shows_lineage_and_data_do
         for output in recorded["outputs"]:
             assert f"<title>{output['path']}</title>" in internal, output["path"]
     docs = internal[internal.index('id="data-model"'):internal.index('<section id="nb-')]
-    assert docs.count('<span class="status-ok">ok</span>') == 9  # 3 + 1 + 2 + 3 checks
+    assert docs.count('<span class="status-ok">ok</span>') == 10  # 3 + 1 + 3 + 3 checks
     assert "FAILED" not in docs and "not checked" not in docs
     shared = out / "report-share"
     for report in (out / "report", shared):

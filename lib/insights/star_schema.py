@@ -12,9 +12,18 @@ the saved table once (``*_ORDER``), instead of sorting 10M rows twice.
 
 ``event_id`` is always :func:`lib.columns.event_id` of the event's natural key
 (name, date), so the same event has the same id in 01, 08 and 09, in every run.
+
+The model's integrity rules (:data:`KEY_CHECKS`: every key present and unique,
+every foreign key found) are stated once, here: 09 counts their violations
+with Spark (:func:`key_checks`), the report's data docs
+(``lib.suite.datadocs``) with pyarrow on the tables as written.
 """
 
 from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from enum import Enum
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -29,12 +38,19 @@ __all__ = [
     "DIM_CUSTOMER_ORDER",
     "DIM_EVENT_ORDER",
     "FACT_ORDER",
+    "KEY_CHECKS",
+    "STAR_TABLES",
+    "KeyCheck",
+    "KeyRule",
     "denormalized_rows",
     "dim_customer",
     "dim_event",
     "fact_rows",
     "fact_transaction",
+    "key_checks",
+    "key_violations",
     "rebuild_denormalized",
+    "rows_per_key",
     "tickets_denormalized",
 ]
 
@@ -116,4 +132,84 @@ def rebuild_denormalized(
         .join(customer_dim.select(*CUSTOMER_COLUMNS), on="customer_id", how="inner")
         .select(*DENORMALIZED_COLUMNS)
         .orderBy(*DENORMALIZED_ORDER)
+    )
+
+
+class KeyRule(Enum):
+    UNIQUE = "present and unique"  # no null, no repeat
+    FOUND_IN = "found in"  # every value is in the parent table's same columns
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """One integrity rule: ``columns`` of ``table`` present and unique, or
+    found in ``parent``."""
+
+    table: str
+    columns: tuple[str, ...]
+    parent: str | None = None  # the table FOUND_IN looks in
+
+    @property
+    def kind(self) -> KeyRule:
+        return KeyRule.UNIQUE if self.parent is None else KeyRule.FOUND_IN
+
+    @property
+    def rule(self) -> str:
+        """As the notebook and the data docs show it: ``customer_id found in dim_customer``."""
+        named = self.columns[0] if len(self.columns) == 1 else f"({', '.join(self.columns)})"
+        return f"{named} {self.kind.value}" + (f" {self.parent}" if self.parent else "")
+
+
+STAR_TABLES = ("tickets_denormalized", "dim_customer", "dim_event", "fact_transaction")
+# 08 refers to 09's dimensions; an event exists only through its orders, so
+# every event is found in the fact too (dim_event ||--|{ fact_transaction)
+KEY_CHECKS = (
+    KeyCheck("tickets_denormalized", ("order_id",)),
+    KeyCheck("tickets_denormalized", ("customer_id",), "dim_customer"),
+    KeyCheck("tickets_denormalized", ("event_id",), "dim_event"),
+    KeyCheck("dim_customer", ("customer_id",)),
+    KeyCheck("dim_event", ("event_id",)),
+    KeyCheck("dim_event", EVENT_KEY),
+    KeyCheck("dim_event", ("event_id",), "fact_transaction"),
+    KeyCheck("fact_transaction", ("order_id",)),
+    KeyCheck("fact_transaction", ("customer_id",), "dim_customer"),
+    KeyCheck("fact_transaction", ("event_id",), "dim_event"),
+)
+
+
+def key_violations(check: KeyCheck, tables: dict[str, DataFrame]) -> DataFrame:
+    """One row, ``violations``: the rows of ``check.table`` that break
+    ``check`` (a null key breaks either rule)."""
+    keys = tables[check.table].select(*check.columns)
+    if check.kind is KeyRule.UNIQUE:  # count(DISTINCT ...) skips nulls
+        return keys.agg((F.count(F.lit(1)) - F.count_distinct(*map(F.col, check.columns)))
+                        .alias("violations"))
+    parent = tables[check.parent].select(*check.columns)
+    return keys.join(parent, on=list(check.columns), how="left_anti").agg(
+        F.count(F.lit(1)).alias("violations"))
+
+
+def key_checks(tables: dict[str, DataFrame]) -> DataFrame:
+    """``table``, ``rule``, ``violations`` for each of :data:`KEY_CHECKS`
+    whose tables are given (name -> table), in that order: all 0 when the
+    model holds."""
+    counted = [
+        key_violations(check, tables).select(
+            F.lit(n).alias("n"), F.lit(check.table).alias("table"),
+            F.lit(check.rule).alias("rule"), "violations")
+        for n, check in enumerate(KEY_CHECKS)
+        if check.table in tables and (check.parent is None or check.parent in tables)
+    ]
+    return functools.reduce(DataFrame.unionByName, counted).orderBy("n").drop("n")
+
+
+def rows_per_key(fact: DataFrame, dimension: DataFrame, key: str) -> DataFrame:
+    """``transactions``, ``rows``: how many rows of ``dimension`` have that
+    many fact rows on ``key``, none included, by number of transactions."""
+    per_key = fact.groupBy(key).agg(F.count(F.lit(1)).alias("transactions"))
+    return (
+        dimension.select(key).join(per_key, on=key, how="left")
+        .select(F.coalesce(F.col("transactions"), F.lit(0)).alias("transactions"))
+        .groupBy("transactions").agg(F.count(F.lit(1)).alias("rows"))
+        .orderBy("transactions")
     )

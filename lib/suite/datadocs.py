@@ -1,6 +1,8 @@
 """Data docs for the star schema: each table of 08 and 09 with its columns
 (type and meaning from docs/contract.md §5.6, the type it was written with),
-its row count, and its key and foreign-key checks with their result.
+its row count, and its key and foreign-key checks with their result: the
+rules 09 checks (:data:`lib.insights.star_schema.KEY_CHECKS`), counted the
+same way.
 
 The checks read the tables as written (parquet under ``<output>/warehouse``)
 with pyarrow, one table's key columns at a time: columnar and in C++, so ten
@@ -18,17 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lib.config import PROJECT_ROOT
+from lib.insights.star_schema import KEY_CHECKS, STAR_TABLES, KeyCheck, KeyRule
 
 CONTRACT = PROJECT_ROOT / "docs" / "contract.md"
 SECTION = "### 5.6 "
-# table -> (key columns, {foreign key: referenced table}); 08 refers to 09's dimensions
-TABLES = {
-    "tickets_denormalized": (("order_id",), {"customer_id": "dim_customer", "event_id": "dim_event"}),
-    "dim_customer": (("customer_id",), {}),
-    "dim_event": (("event_id",), {}),
-    "fact_transaction": (("order_id",), {"customer_id": "dim_customer", "event_id": "dim_event"}),
-}
-NATURAL_KEYS = {"dim_event": ("event_name", "event_date")}
+TABLES = STAR_TABLES
 _SPARK_SQL = {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint"}
 
 
@@ -89,31 +85,18 @@ def _dataset(warehouse: Path, name: str):
     return ds.dataset(folder, format="parquet") if folder.is_dir() else None
 
 
-def _key_checks(name: str, data, warehouse: Path) -> list[Check]:
-    import pyarrow.compute as pc
-
-    keys, foreign = TABLES[name]
-    checks = []
-    for key in keys:
-        column = data.to_table(columns=[key]).column(key)
-        unique = pc.count_distinct(column, mode="only_valid").as_py()
-        checks.append(Check(f"{key} present and unique", len(column) - unique))
-    natural = NATURAL_KEYS.get(name)
-    if natural:
-        table = data.to_table(columns=list(natural))
-        distinct = table.group_by(list(natural)).aggregate([]).num_rows
-        checks.append(Check(f"({', '.join(natural)}) unique", table.num_rows - distinct))
-    for column_name, parent in foreign.items():
-        rule = f"{column_name} found in {parent}"
-        target = _dataset(warehouse, parent)
-        if target is None:
-            checks.append(Check(rule, None, f"{parent} was not written"))
-            continue
-        wanted = data.to_table(columns=[column_name]).column(column_name)
-        known = target.to_table(columns=[column_name]).column(column_name)
-        found = pc.is_in(wanted, value_set=known.combine_chunks())
-        checks.append(Check(rule, int(pc.sum(pc.invert(pc.fill_null(found, False))).as_py() or 0)))
-    return checks
+def _violations(check: KeyCheck, data, warehouse: Path) -> Check:
+    """``check`` counted as :func:`lib.insights.star_schema.key_violations`
+    counts it (a null key breaks either rule), in Arrow."""
+    keys = data.to_table(columns=list(check.columns))
+    if check.kind is KeyRule.UNIQUE:
+        distinct = keys.drop_null().group_by(list(check.columns)).aggregate([]).num_rows
+        return Check(check.rule, keys.num_rows - distinct)
+    parent = _dataset(warehouse, check.parent)
+    if parent is None:
+        return Check(check.rule, None, f"{check.parent} was not written")
+    known = parent.to_table(columns=list(check.columns)).group_by(list(check.columns)).aggregate([])
+    return Check(check.rule, keys.join(known, list(check.columns), join_type="left anti").num_rows)
 
 
 def table_docs(output_dir: Path, shared: Callable[[str], str] | None = None) -> list[TableDoc]:
@@ -137,6 +120,7 @@ def table_docs(output_dir: Path, shared: Callable[[str], str] | None = None) -> 
             kind, meaning = by_name.get(column, ("", "not in the contract"))
             doc.columns.append(Column(column, kind, written.get(column, ""), meaning,
                                       shared(column) if shared else ""))
-        doc.checks = _key_checks(name, data, warehouse) if data is not None else []
+        doc.checks = [_violations(check, data, warehouse) for check in KEY_CHECKS
+                      if check.table == name] if data is not None else []
         docs.append(doc)
     return docs

@@ -1,10 +1,11 @@
 """Whether a notebook's outputs are up to date, so a rerun can skip it.
 
 A notebook's run is identified by a fingerprint of what decides its results:
-the two input files (path, size, modification and status-change time, inode), the notebook file, and
-the pipeline's code (``lib`` without the harness in ``lib/suite``). The
-runner stores that fingerprint in the notebook's manifest once the notebook
-succeeded. A later run skips the notebook only when all of these hold, and
+the pipeline's code (``lib`` without the harness in ``lib/suite``), lock file
+and Spark version (:mod:`lib.fingerprint`, the parts the staged data goes by
+too), the two input files (path, size, modification and status-change time,
+inode) and the notebook file. The runner stores that fingerprint in the
+notebook's manifest once the notebook succeeded. A later run skips the notebook only when all of these hold, and
 re-runs it otherwise (a stale result is worse than a slow one):
 
 * the manifest has the same fingerprint;
@@ -12,50 +13,35 @@ re-runs it otherwise (a stale result is worse than a slow one):
 * every file and table it wrote is still there, unchanged (size and
   modification time), and so is its executed copy.
 
-The fingerprint is one short digest per part (pipeline code, each input, the
-notebook), joined by ``-``, so :func:`stale_reason` can name the part that
-changed ("input changed: tickets.csv", "notebook edited") for the dry run.
+The fingerprint is one short digest per part (pipeline code, lock file, Spark
+version, each input, the notebook), joined by ``-``, so :func:`stale_reason`
+can name the part that changed ("input changed: tickets.csv", "notebook
+edited", "lock file changed (dependencies)") for the dry run.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from pathlib import Path
 
-from lib.config import PROJECT_ROOT, Params
+from lib.config import Params
+from lib.fingerprint import CODE, LOCK, PART_DIGITS, SPARK, input_part, pipeline_parts
 from lib.manifest import file_state, manifest_path, read_manifest, write_manifest
 from lib.staged import input_state
 
-LIB = PROJECT_ROOT / "lib"
-
-
-@functools.lru_cache(maxsize=1)
-def code_digest() -> str:
-    """The pipeline's source: every ``lib`` file a notebook's results can depend on."""
-    digest = hashlib.sha256()
-    for path in sorted(LIB.rglob("*")):
-        if path.is_file() and "suite" not in path.relative_to(LIB).parts \
-                and path.suffix in (".py", ".properties"):
-            digest.update(path.relative_to(LIB).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-PART_DIGITS = 12
-CODE, NOTEBOOK = "lib", "notebook"  # the parts besides the inputs (named by file)
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:PART_DIGITS]
+NOTEBOOK = "notebook"  # the part besides the pipeline's and the inputs (named by file)
+PIPELINE_REASONS = {CODE: "pipeline code changed", LOCK: "lock file changed (dependencies)",
+                    SPARK: "Spark version changed"}
 
 
 def fingerprint_parts(notebook: Path, params: Params) -> dict[str, str]:
     """What decides a notebook's results, each as a short digest: the part's
-    name (the code, each input's file name, the notebook) -> its digest."""
-    parts = {CODE: code_digest()[:PART_DIGITS]}
+    name (the pipeline's code, lock file and Spark version, each input's file
+    name, the notebook) -> its digest."""
+    parts = dict(pipeline_parts())
     for path, version in input_state(params).items():
-        parts[Path(path).name] = _digest(f"{path}|{'|'.join(map(str, version))}".encode())
-    parts[NOTEBOOK] = _digest(notebook.read_bytes())
+        parts[Path(path).name] = input_part(path, version)
+    parts[NOTEBOOK] = hashlib.sha256(notebook.read_bytes()).hexdigest()[:PART_DIGITS]
     return parts
 
 
@@ -68,10 +54,10 @@ def _changed_part(recorded: str, current: str, names: list[str]) -> str:
     if len(old) != len(new):  # recorded by an older version of the suite
         return "inputs, notebook or code changed"
     changed = [name for name, a, b in zip(names, old, new, strict=True) if a != b]
-    inputs = [name for name in changed if name not in (CODE, NOTEBOOK)]
+    inputs = [name for name in changed if name not in (*PIPELINE_REASONS, NOTEBOOK)]
     reasons = [f"input changed: {', '.join(inputs)}"] if inputs else []
     reasons += ["notebook edited"] if NOTEBOOK in changed else []
-    reasons += ["pipeline code changed"] if CODE in changed else []
+    reasons += [reason for part, reason in PIPELINE_REASONS.items() if part in changed]
     return "; ".join(reasons)
 
 
