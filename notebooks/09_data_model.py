@@ -143,10 +143,11 @@ assert (checks["violations"] == 0).all(), "the data model breaks referential int
 import matplotlib.pyplot as plt
 
 per_customer = nb.fetch(  # one row per number of transactions: small
-    star_schema.rows_per_key(fact_transaction, dim_customer, "customer_id"), ctx, "chart data"
+    star_schema.rows_per_key(fact_transaction, dim_customer, "customer_id"), ctx,
+    "chart data: customers",
 )
 per_event = nb.fetch(
-    star_schema.rows_per_key(fact_transaction, dim_event, "event_id"), ctx, "chart data"
+    star_schema.rows_per_key(fact_transaction, dim_event, "event_id"), ctx, "chart data: events"
 )
 fig, (customer_ax, event_ax) = plt.subplots(1, 2, figsize=(13, 4))
 customer_ax.bar(per_customer["transactions"], per_customer["rows"], color="#4f81bd")
