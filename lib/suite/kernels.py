@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
-import re
 import signal
 import threading
 import time
@@ -31,10 +30,10 @@ from lib.manifest import manifest_path
 from lib.run_context import RunContext
 from lib.suite.freshness import record_complete_run, recorded_outputs
 from lib.suite.kernel_pool import KERNEL, KernelPool, kill_kernel, kill_kernels
+from lib.suite.processes import strip_ansi
 from lib.suite.progress import Progress, Result
 from lib.suite.watch import Halt, named_failure
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 NOT_RUN = "not run"
 HALT_WAIT = 30.0  # s a notebook whose Spark server died may take to fail
 KILL_AFTER = 15.0  # s a timed-out notebook gets to stop on Ctrl-C before its kernel is killed
@@ -54,10 +53,10 @@ def error_summary(error: BaseException, output_dir: Path | None = None) -> str:
     if isinstance(error, PapermillExecutionError):
         first_line = next((ln for ln in error.source.splitlines()
                            if ln.strip() and not ln.startswith("# NBVAL")), "")
-        message = _ANSI.sub("", f"{error.ename}: {error.evalue}").strip().splitlines()
+        message = strip_ansi(f"{error.ename}: {error.evalue}").strip().splitlines()
         lines = [f"cell {error.cell_index} (In [{error.exec_count}]): {first_line.strip()}"]
         return "\n".join(lines + message[:6])
-    message = _ANSI.sub("", f"{type(error).__name__}: {error}").strip().splitlines()
+    message = strip_ansi(f"{type(error).__name__}: {error}").strip().splitlines()
     return "\n".join(message[:6])
 
 

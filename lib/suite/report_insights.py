@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lib.manifest import manifest_path, read_manifest
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+from lib.suite.processes import strip_ansi
 
 
 @dataclass
@@ -74,7 +73,7 @@ def _error_of(nb: dict) -> str:
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                text = _ANSI.sub("", f"{out.get('ename')}: {out.get('evalue')}")
+                text = strip_ansi(f"{out.get('ename')}: {out.get('evalue')}")
                 return "\n".join(text.strip().splitlines()[:8])
     return ""
 

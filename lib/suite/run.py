@@ -6,7 +6,7 @@ papermill, each saved executed under ``<output>/notebooks/``. One warm Spark
 serves the batch: a local Spark Connect server started here and stopped at the
 end, also on failure and Ctrl-C (``lib.suite.connect_server``). If ``SPARK_REMOTE``
 already names an endpoint (a cluster) it is used and nothing is started; else
-if ``make lab`` runs a server (``lib.suite.lab``), the batch joins it, holding
+if ``make lab`` runs a server (``lib.suite.shared_server``), the batch joins it, holding
 a lease so Lab's exit does not stop it meanwhile;
 ``--no-shared-session`` gives every notebook its own local session instead.
 
@@ -241,7 +241,7 @@ def _pin_batch(batch: Batch) -> Batch:
 
 
 def _join_lab_server(args: argparse.Namespace):
-    """The Spark Connect server of a running ``make lab`` (:mod:`lib.suite.lab`),
+    """The Spark Connect server of a running ``make lab`` (:mod:`lib.suite.shared_server`),
     leased so Lab's exit does not stop it under the batch; None when no such
     server is up, sessions are not shared, or the caller chose a Spark
     (``SPARK_REMOTE``, or ``SPARK_MASTER`` for the runner's own server).
@@ -249,7 +249,7 @@ def _join_lab_server(args: argparse.Namespace):
     if args.no_shared_session or any(os.environ.get(name, "").strip()
                                      for name in ("SPARK_REMOTE", "SPARK_MASTER")):
         return None
-    from lib.suite.lab import join_running_server
+    from lib.suite.shared_server import join_running_server
 
     return join_running_server()
 
