@@ -51,11 +51,12 @@ from lib.suite.connect_server import spark_for_batch
 from lib.suite.dry_run import dry_run
 from lib.suite.freshness import recorded_outputs, run_fingerprint, stale_reason
 from lib.suite.kernel_pool import KernelPool, kill_kernels
-from lib.suite.kernels import NOT_RUN, run_batch, run_notebook
+from lib.suite.kernels import run_batch, run_notebook
+from lib.suite.models import Result, Status
 from lib.suite.options import arguments, select
 from lib.suite.options import jobs as parallel_jobs
 from lib.suite.options import timeout as notebook_timeout
-from lib.suite.progress import UP_TO_DATE, Progress, Result, summary_table
+from lib.suite.progress import Progress, summary_table
 from lib.suite.review import read_compare_to, review_or_warn
 from lib.suite.run_record import RunFacts
 from lib.suite.share import share_key_file
@@ -93,9 +94,9 @@ def _run_one(notebook: Path, batch: Batch, progress: Progress, kernels: KernelPo
     result = run_notebook(notebook, executed, batch.params, progress, kernels,
                           _shown(executed, batch.shown_from), batch.fingerprints[notebook.stem],
                           batch.timeout, context)
-    if result.status == "FAILED":
+    if result.status == Status.FAILED:
         batch.halt.after(result.error, batch.params.output_dir)
-    elif result.status == "ok":
+    elif result.status == Status.OK:
         _render_page(executed)
     return result
 
@@ -120,7 +121,7 @@ def _up_to_date(batch: Batch, force: bool) -> dict[str, Result]:
     for nb in batch.notebooks:
         executed = batch.executed_dir / nb.name
         if stale_reason(nb, executed, batch.params, batch.fingerprints[nb.stem]) is None:
-            current[nb.stem] = Result(name=nb.stem, status=UP_TO_DATE,
+            current[nb.stem] = Result(name=nb.stem, status=Status.UP_TO_DATE,
                                       outputs=recorded_outputs(nb, batch.params),
                                       executed=_shown(executed, batch.shown_from))
     return current
@@ -185,7 +186,7 @@ def _summarise(batch: Batch, results: list[Result], seconds: float) -> list[Resu
     print(f"\n{len(results)} notebook(s): {len(results) - len(failed)} ok, {len(failed)} not ok, "
           f"in {seconds:.1f} s. Executed notebooks: {_shown(batch.executed_dir, batch.shown_from)}/")
     if batch.halt.reason:
-        not_run = sum(r.status == NOT_RUN for r in results)
+        not_run = sum(r.status == Status.NOT_RUN for r in results)
         skipped = f" ({not_run} notebook(s) not run)" if not_run else ""
         print(f"error: the run stopped{skipped}: {batch.halt.reason}", file=sys.stderr)
     for path in changed_inputs(batch.pin):
