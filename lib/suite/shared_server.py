@@ -190,7 +190,7 @@ def _start_shared_server(state_file: Path):
             print(f"warning: the Spark UI does not answer at {ui_url}", file=sys.stderr)
             ui_url = None
         write_state(state_file, {"url": server.url, "pid": server.pid, "port": server.port,
-                                  "ui_url": ui_url, "owner_pid": os.getpid(), "log": str(log)})
+                                 "ui_url": ui_url, "owner_pid": os.getpid(), "log": str(log)})
     except BaseException:
         server.stop()
         users.close()
