@@ -43,7 +43,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.manifest import manifest_path, read_manifest  # noqa: E402
-from lib.suite.lab import STATE_ENV  # noqa: E402
+from lib.suite.shared_server import STATE_ENV  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench"

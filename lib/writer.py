@@ -79,13 +79,13 @@ def write_csv(df: DataFrame, path: str | os.PathLike) -> Written:
         with replacing(target) as joined, joined.open("wb") as out:
             out.write((",".join(_header_field(c) for c in formatted.columns) + "\n").encode())
             for part in sorted(scratch.glob("part-*")):
-                rows += _copy_counting_rows(part, out)
+                rows += copy_counting_rows(part, out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return Written(target, rows)
 
 
-def _copy_counting_rows(part: Path, out: BinaryIO) -> int:
+def copy_counting_rows(part: Path, out: BinaryIO) -> int:
     """Append ``part`` to ``out``; return its records.
 
     A record ends at a newline outside quotes. Spark doubles a quote inside a

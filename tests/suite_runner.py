@@ -27,7 +27,7 @@ def suite_env(remote: str | None = None, lab_state: Path | None = None) -> dict[
     server), or none, so the runner starts its own. The runner joins the
     server of a running ``make lab`` only when given its state file
     (``lab_state``), never the developer's own Lab."""
-    from lib.suite.lab import STATE_ENV
+    from lib.suite.shared_server import STATE_ENV
 
     env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
     env[STATE_ENV] = str(lab_state or NO_LAB)

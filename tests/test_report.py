@@ -30,7 +30,7 @@ from lib.suite.report import build_report, render_page, rendered_page
 
 # -- a hand-made output folder ---------------------------------------------------
 
-def _png(width: int = 4, height: int = 3) -> bytes:
+def png_bytes(width: int = 4, height: int = 3) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
@@ -41,8 +41,8 @@ def _png(width: int = 4, height: int = 3) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def _executed(path: Path, title: str, question: str, written: list[str],
-              error: tuple[str, str] | None = None) -> None:
+def write_executed(path: Path, title: str, question: str, written: list[str],
+                   error: tuple[str, str] | None = None) -> None:
     """An executed notebook and the manifest of what it wrote."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["papermill"] = {
@@ -69,7 +69,7 @@ def _executed(path: Path, title: str, question: str, written: list[str],
                                                    "parameters": {}, "outputs": outputs})
 
 
-def _csv(path: Path, text: str) -> None:
+def write_csv(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
 
@@ -77,23 +77,23 @@ def _csv(path: Path, text: str) -> None:
 @pytest.fixture
 def output_dir(tmp_path) -> Path:
     out = tmp_path / "output"
-    _csv(out / "data_quality.csv", "dataset,outcome,rows\ncustomers,clean,8\ncustomers,"
-         "malformed_json,2\ntickets,clean,95\ntickets,malformed_row,5\n")
-    _csv(out / "rejects" / "tickets_rejected.csv", "order_id,reject_reason\nO-1,malformed_row\n")
-    _executed(out / "notebooks" / "00_data_quality.ipynb", "00 · Data quality", "How clean?",
-              ["data_quality.csv", "rejects/tickets_rejected.csv"])
+    write_csv(out / "data_quality.csv", "dataset,outcome,rows\ncustomers,clean,8\ncustomers,"
+              "malformed_json,2\ntickets,clean,95\ntickets,malformed_row,5\n")
+    write_csv(out / "rejects" / "tickets_rejected.csv", "order_id,reject_reason\nO-1,malformed_row\n")
+    write_executed(out / "notebooks" / "00_data_quality.ipynb", "00 · Data quality", "How clean?",
+                   ["data_quality.csv", "rejects/tickets_rejected.csv"])
     rows = "".join(f"EV-{i:02d},\"Home, Away \"\"{i}\"\"\",{i * 1.5:.2f}\n" for i in range(25))
-    _csv(out / "01_events.csv", "event_id,event_name,net_sales\n"
-         "EV-XSS,<script>alert(1)</script>,0.00\n" + rows)
+    write_csv(out / "01_events.csv", "event_id,event_name,net_sales\n"
+              "EV-XSS,<script>alert(1)</script>,0.00\n" + rows)
     (out / "charts").mkdir()
-    (out / "charts" / "01_events.png").write_bytes(_png())
-    (out / "charts" / "02_stale.png").write_bytes(_png())
-    _executed(out / "notebooks" / "01_events.ipynb", "01 · Events <b>&</b> sales",
-              "Which `events` sold **most**?", ["01_events.csv", "charts/01_events.png"])
-    _csv(out / "02_stale.csv", "a\nfrom an older run\n")
-    _executed(out / "notebooks" / "02_stale.ipynb", "02 · Broken", "Does it fail?",
-              ["02_stale.csv", "charts/02_stale.png"],
-              error=("ValueError", "boom on purpose"))
+    (out / "charts" / "01_events.png").write_bytes(png_bytes())
+    (out / "charts" / "02_stale.png").write_bytes(png_bytes())
+    write_executed(out / "notebooks" / "01_events.ipynb", "01 · Events <b>&</b> sales",
+                   "Which `events` sold **most**?", ["01_events.csv", "charts/01_events.png"])
+    write_csv(out / "02_stale.csv", "a\nfrom an older run\n")
+    write_executed(out / "notebooks" / "02_stale.ipynb", "02 · Broken", "Does it fail?",
+                   ["02_stale.csv", "charts/02_stale.png"],
+                   error=("ValueError", "boom on purpose"))
     return out
 
 
@@ -284,8 +284,8 @@ def test_a_ten_megabyte_field_does_not_stop_the_report(output_dir):
     """The csv module's default field limit is 128 KiB; the report reads past
     it, and only the first rows of a CSV (the row count is the manifest's)."""
     big = "x" * (10 * 1024 * 1024)
-    _csv(output_dir / "01_events.csv", f"event_id,event_name,net_sales\nEV-1,{big},1.00\n"
-         + "".join(f"EV-{i},n,0.00\n" for i in range(2, 40)))
+    write_csv(output_dir / "01_events.csv", f"event_id,event_name,net_sales\nEV-1,{big},1.00\n"
+              + "".join(f"EV-{i},n,0.00\n" for i in range(2, 40)))
     text = build_report(output_dir).read_text(encoding="utf-8")
     assert "(26 rows; first 10)" in text  # the count recorded when 01 ran
     assert "EV-1" in text and "EV-10" in text and "EV-11" not in text

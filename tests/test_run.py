@@ -209,18 +209,24 @@ def test_the_server_dies_with_the_process_that_started_it(tmp_path):
 # -- what the user sees ----------------------------------------------------------------
 
 def test_summary_table_lists_every_notebook_then_the_failures():
-    from lib.suite.progress import Result, summary_table
+    from lib.suite.models import Result, Status
+    from lib.suite.progress import summary_table
 
     table = summary_table([
-        Result("00_data_quality", "ok", 12.34, ["data_quality.csv", "charts/00_data_quality.png"]),
-        Result("01_events", "FAILED", 3.0, [], "out/notebooks/01_events.ipynb",
+        Result("00_data_quality", Status.OK, 12.34,
+               ["data_quality.csv", "charts/00_data_quality.png"]),
+        Result("01_events", Status.FAILED, 3.0, [], "out/notebooks/01_events.ipynb",
                "cell 5 (In [4]): result = boom()\nNameError: name 'boom' is not defined"),
+        Result("02_tickets_by_title", Status.UP_TO_DATE, 0.0, ["02_tickets_by_title.csv"]),
+        Result("03_customer_events", Status.NOT_RUN, error="the Spark server died"),
     ])
     lines = table.splitlines()
     assert lines[0].split() == ["notebook", "status", "seconds", "outputs", "written"]
     assert lines[2].split() == ["00_data_quality", "ok", "12.3", "data_quality.csv,",
                                 "charts/00_data_quality.png"]
     assert lines[3].split() == ["01_events", "FAILED", "3.0", "-"]
+    assert lines[4] == ("02_tickets_by_title  up to date      0.0  02_tickets_by_title.csv")
+    assert lines[5] == "03_customer_events   not run         0.0  -"
     assert "01_events FAILED:" in table
     assert "    NameError: name 'boom' is not defined" in lines
     assert "    executed notebook: out/notebooks/01_events.ipynb" in lines
@@ -229,7 +235,8 @@ def test_summary_table_lists_every_notebook_then_the_failures():
 def test_progress_bar_redraws_one_line_on_a_terminal():
     import io
 
-    from lib.suite.progress import Progress, Result
+    from lib.suite.models import Result, Status
+    from lib.suite.progress import Progress
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -239,7 +246,7 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
     progress = Progress(4, stream=screen)
     progress.started("01_events")
     progress.started("02_tickets_by_title")
-    progress.finished(Result("01_events", "ok", 2.0))
+    progress.finished(Result("01_events", Status.OK, 2.0))
     progress.close()
     text = screen.getvalue()
     assert "1/4 done | running: 02 |" in text and "[######" in text

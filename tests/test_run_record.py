@@ -17,7 +17,7 @@ import pytest
 from lib.config import PROJECT_ROOT, make_params
 from lib.manifest import file_state, manifest_path, write_manifest
 from lib.suite.changes import compare, stale_export
-from lib.suite.progress import Result
+from lib.suite.models import Result, Status
 from lib.suite.review import DRIFT_EXIT, review_run
 from lib.suite.run_record import RunFacts, keep_record, load_record
 
@@ -69,7 +69,7 @@ def folder(tmp_path):
 
 
 def _review(params, started=STARTED, compare_to=None):
-    results = [Result(name, "ok", 1.5) for name in NOTEBOOK_OUTPUTS]
+    results = [Result(name, Status.OK, 1.5) for name in NOTEBOOK_OUTPUTS]
     return review_run(params, results, RunFacts(started, "local", 2, "", False, "abc"), compare_to)
 
 
@@ -89,6 +89,7 @@ def test_a_record_from_an_output_folder_validates_and_counts_by_hand(folder):
     _validate(record)
     assert record == load_record(folder.output_dir / "runs" / "20261206T060000.123456Z")
     assert record["run_id"] == "20261206T060000.123456Z" and record["exit_code"] == 0
+    assert [nb["status"] for nb in record["notebooks"]] == ["ok"] * len(NOTEBOOK_OUTPUTS)
     assert record["records"]["tickets"] == {
         "raw": 20, "clean": 18, "rejected": 2, "reject_rate_pct": 10.0,
         "rejected_by_reason": {"invalid_quantity": 1, "malformed_row": 1}}

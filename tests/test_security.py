@@ -140,9 +140,9 @@ def test_rejects_are_escaped_too(injected_run):
 # -- Spark listens on loopback only ------------------------------------------------------
 
 def test_the_connect_server_is_told_to_bind_loopback_only():
-    from lib.suite.connect_server import ConnectServer, _command
+    from lib.suite.connect_server import ConnectServer, server_command
 
-    command = " ".join(_command(15002, "t", {}))
+    command = " ".join(server_command(15002, "t", {}))
     for setting in ("spark.connect.grpc.binding.address=127.0.0.1",
                     "spark.driver.bindAddress=127.0.0.1", "spark.driver.host=127.0.0.1",
                     "spark.ui.enabled=false"):

@@ -18,7 +18,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from suite_runner import run_suite, suite_env
-from test_report import _csv, _executed, _png, assert_self_contained, check_in_browser
+from test_report import (
+    assert_self_contained,
+    check_in_browser,
+    png_bytes,
+    write_csv,
+    write_executed,
+)
 
 from lib.config import PROJECT_ROOT
 from lib.manifest import manifest_path, read_manifest, write_manifest
@@ -75,19 +81,19 @@ def shared_output(tmp_path: Path) -> Path:
     """00 and 09 as hand-made outputs: personal values in the CSVs, in the
     rejects and in the executed notebooks' printed previews; 09's tables."""
     out = tmp_path / "output"
-    _csv(out / "data_quality.csv", "dataset,outcome,rows\ncustomers,clean,2\n"
-         "customers,malformed_json,1\n")
+    write_csv(out / "data_quality.csv", "dataset,outcome,rows\ncustomers,clean,2\n"
+              "customers,malformed_json,1\n")
     raw = '"' + RAW.replace('"', '""') + '"'
-    _csv(out / "rejects" / "customers_rejected.csv", f"raw_record,reject_reason\n{raw},malformed_json\n")
-    _executed(out / "notebooks" / "00_data_quality.ipynb", "00 · Data quality", "How clean?",
-              ["data_quality.csv", "rejects/customers_rejected.csv"])
-    _csv(out / "09_dim_customer.csv", CUSTOMERS)
-    _csv(out / "09_fact_transaction.csv", "order_id,customer_id,event_id,quantity,secret_note\n"
-         "O-1,17,EV-1,2,unclassified\nO-2,18,EV-1,1,unclassified\nO-3,17,EV-1,4,x\n")
+    write_csv(out / "rejects" / "customers_rejected.csv", f"raw_record,reject_reason\n{raw},malformed_json\n")
+    write_executed(out / "notebooks" / "00_data_quality.ipynb", "00 · Data quality", "How clean?",
+                   ["data_quality.csv", "rejects/customers_rejected.csv"])
+    write_csv(out / "09_dim_customer.csv", CUSTOMERS)
+    write_csv(out / "09_fact_transaction.csv", "order_id,customer_id,event_id,quantity,secret_note\n"
+              "O-1,17,EV-1,2,unclassified\nO-2,18,EV-1,1,unclassified\nO-3,17,EV-1,4,x\n")
     (out / "charts").mkdir()
-    (out / "charts" / "09_data_model.png").write_bytes(_png())
-    _executed(out / "notebooks" / "09_data_model.ipynb", "09 · Data model", "Which model?",
-              ["09_dim_customer.csv", "09_fact_transaction.csv", "charts/09_data_model.png"])
+    (out / "charts" / "09_data_model.png").write_bytes(png_bytes())
+    write_executed(out / "notebooks" / "09_data_model.ipynb", "09 · Data model", "Which model?",
+                   ["09_dim_customer.csv", "09_fact_transaction.csv", "charts/09_data_model.png"])
     # the notebook printed its preview, with the personal values, as 09 does
     nb = nbformat.read(out / "notebooks" / "09_data_model.ipynb", as_version=4)
     nb.cells[1].outputs.append(nbformat.v4.new_output("stream", name="stdout", text=CUSTOMERS))

@@ -23,7 +23,8 @@ from test_tables import output_dir  # noqa: F401 - the module fixture: the four 
 from lib import tables
 from lib.config import PROJECT_ROOT
 from lib.suite import sql_server
-from lib.suite.connect_server import SPARK_HOME, free_port
+from lib.suite.connect_server import free_port
+from lib.suite.processes import SPARK_HOME
 
 BEELINE = SPARK_HOME / "bin" / "beeline"
 

@@ -119,5 +119,5 @@ def test_records_are_counted_across_chunk_boundaries(tmp_path, monkeypatch):
     for size in range(1, len(text) + 2):
         monkeypatch.setattr(writer, "_COPY_BUFFER", size)
         out = io.BytesIO()
-        assert writer._copy_counting_rows(part, out) == expected, size
+        assert writer.copy_counting_rows(part, out) == expected, size
         assert out.getvalue() == text.encode()

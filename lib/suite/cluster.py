@@ -14,7 +14,7 @@ Each subcommand sets ``JAVA_HOME`` (:func:`lib.java.ensure_java`) and
 ``bin/spark-class``) and execs the command; the test compares the compose
 file's commands with these functions' output.
 
-The Connect server is the runner's (:func:`lib.suite.connect_server._command`:
+The Connect server is the runner's (:func:`lib.suite.connect_server.server_command`:
 the project's session settings, quiet logging, UTC), pointed at the master,
 with executors of ``EXECUTOR_MEMORY`` (at most a worker's memory). Inside
 containers it listens on 0.0.0.0 and tells the executors to call the driver
@@ -28,8 +28,8 @@ import os
 import sys
 from pathlib import Path
 
-from lib.suite.connect_server import HOST, SPARK_HOME
-from lib.suite.connect_server import _command as _connect_server_command
+from lib.suite.connect_server import HOST, server_command
+from lib.suite.processes import SPARK_HOME
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
@@ -73,8 +73,7 @@ def connect_conf(host: str = HOST, driver_host: str = HOST,
 def connect_command(master_url: str, port: int, host: str = HOST, driver_host: str = HOST,
                     executor_memory: str = EXECUTOR_MEMORY) -> list[str]:
     """The Spark Connect server on ``master_url`` (spark-submit command line)."""
-    command = _connect_server_command(port, CONNECT_APP,
-                                      connect_conf(host, driver_host, executor_memory))
+    command = server_command(port, CONNECT_APP, connect_conf(host, driver_host, executor_memory))
     command[command.index("--master") + 1] = master_url
     return command
 

@@ -19,7 +19,6 @@ tied to the starting *thread*: start the server from a thread that outlives it
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import secrets
@@ -33,16 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-import pyspark
 
 from lib.errors import TicketInsightsError
 from lib.java import ensure_java
 from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS, out_of_memory_message
 from lib.suite.endpoint import wait_for_endpoint
+from lib.suite.processes import DIE_WITH_PARENT, SPARK_HOME
 from lib.suite.watch import out_of_memory_in_log
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
-SPARK_HOME = Path(pyspark.__file__).resolve().parent
 HOST = "127.0.0.1"
 START_TIMEOUT = 180.0
 STOP_GRACE = 15.0
@@ -58,22 +56,7 @@ def free_port(host: str = HOST) -> int:
         return sock.getsockname()[1]
 
 
-def _prctl():
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # not Linux
-        return None
-
-
-_PRCTL = _prctl()  # looked up here, not in the forked child
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
-
-
-def _command(port: int, app_name: str, extra_conf: dict[str, str]) -> list[str]:
+def server_command(port: int, app_name: str, extra_conf: dict[str, str]) -> list[str]:
     conf = {
         **LOCAL_SETTINGS,
         **SESSION_SETTINGS,  # server-wide defaults; every client sets them again
@@ -218,7 +201,7 @@ def _first_query(server: ConnectServer, deadline: float) -> None:
         check = subprocess.Popen(
             [sys.executable, "-c", _FIRST_QUERY], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=errors, text=True,
-            preexec_fn=_die_with_parent if _PRCTL is not None else None,
+            preexec_fn=DIE_WITH_PARENT,
         )
         try:
             check.stdin.write(server.url)
@@ -244,7 +227,7 @@ def _first_query(server: ConnectServer, deadline: float) -> None:
                                      f"{last.strip()[:300]} (log: {server.log_path})")
 
 
-def _wait_until_ready(server: ConnectServer, deadline: float) -> None:
+def wait_until_ready(server: ConnectServer, deadline: float) -> None:
     while not listens(server.pid, server.port):
         if not server.running():
             raise _died(server)
@@ -285,14 +268,14 @@ def start_server(
         port = free_port()
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                _command(port, app_name, conf or {}), env=env, cwd=str(log_path.parent),
+                server_command(port, app_name, conf or {}), env=env, cwd=str(log_path.parent),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us, not the JVM; we stop it in order
-                preexec_fn=_die_with_parent if _PRCTL is not None else None,
+                preexec_fn=DIE_WITH_PARENT,
             )
         server = ConnectServer(process=process, port=port, token=token, log_path=log_path)
         try:
-            _wait_until_ready(server, deadline)
+            wait_until_ready(server, deadline)
         except ConnectServerError as error:
             lost_port = _lost_its_port(server)
             server.stop()

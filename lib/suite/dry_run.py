@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lib.config import Params
 from lib.suite.freshness import run_fingerprint, stale_reason
-from lib.suite.progress import UP_TO_DATE
+from lib.suite.models import Status
 
 FORCED = "forced"
 
@@ -35,7 +35,7 @@ def dry_run_text(rows: Sequence[tuple[str, str | None]]) -> str:
     width = max((len(name) for name, _ in rows), default=8)
     lines = [f"{'notebook':<{width}}  would  why", "-" * (width + 24)]
     for name, reason in rows:
-        lines.append(f"{name:<{width}}  {'run ' if reason else 'skip'}   {reason or UP_TO_DATE}")
+        lines.append(f"{name:<{width}}  {'run ' if reason else 'skip'}   {reason or Status.UP_TO_DATE}")
     runs = sum(reason is not None for _, reason in rows)
     lines.append(f"\nDry run: {runs} of {len(rows)} notebook(s) would run, "
                  f"{len(rows) - runs} are up to date; nothing was started or written.")

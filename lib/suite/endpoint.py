@@ -8,12 +8,12 @@ the server's port accepts a connection, for a bounded time, and says so in one l
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 from urllib.parse import urlsplit
 
 from lib.errors import TicketInsightsError
+from lib.suite.processes import accepts
 
 WAIT_TIMEOUT = 120.0
 DEFAULT_PORT = 15002  # Spark Connect's own default
@@ -29,16 +29,6 @@ def address(url: str) -> tuple[str, int]:
     if parts.scheme != "sc" or not parts.hostname:
         raise EndpointError(f"SPARK_REMOTE is not a Spark Connect URL (sc://host:port): {url.split(';')[0]}")
     return parts.hostname, parts.port or DEFAULT_PORT
-
-
-def accepts(host: str, port, timeout: float = 1.0) -> bool:
-    """True when something accepts a TCP connection at ``host:port`` (a port
-    that answers may be anyone's: ``connect_server.listens`` tells whose)."""
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            return True
-    except (OSError, ValueError, TypeError):  # refused, unreachable, no such name, no port
-        return False
 
 
 def wait_for_endpoint(url: str, timeout: float = WAIT_TIMEOUT) -> None:

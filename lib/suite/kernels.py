@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
-import re
 import signal
 import threading
 import time
@@ -31,11 +30,11 @@ from lib.manifest import manifest_path
 from lib.run_context import RunContext
 from lib.suite.freshness import record_complete_run, recorded_outputs
 from lib.suite.kernel_pool import KERNEL, KernelPool, kill_kernel, kill_kernels
-from lib.suite.progress import Progress, Result
+from lib.suite.models import Result, Status
+from lib.suite.processes import strip_ansi
+from lib.suite.progress import Progress
 from lib.suite.watch import Halt, named_failure
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-NOT_RUN = "not run"
 HALT_WAIT = 30.0  # s a notebook whose Spark server died may take to fail
 KILL_AFTER = 15.0  # s a timed-out notebook gets to stop on Ctrl-C before its kernel is killed
 # papermill writes the executed copy under a hidden scratch name (.NN_x.ipynb.<id>.tmp)
@@ -54,10 +53,10 @@ def error_summary(error: BaseException, output_dir: Path | None = None) -> str:
     if isinstance(error, PapermillExecutionError):
         first_line = next((ln for ln in error.source.splitlines()
                            if ln.strip() and not ln.startswith("# NBVAL")), "")
-        message = _ANSI.sub("", f"{error.ename}: {error.evalue}").strip().splitlines()
+        message = strip_ansi(f"{error.ename}: {error.evalue}").strip().splitlines()
         lines = [f"cell {error.cell_index} (In [{error.exec_count}]): {first_line.strip()}"]
         return "\n".join(lines + message[:6])
-    message = _ANSI.sub("", f"{type(error).__name__}: {error}").strip().splitlines()
+    message = strip_ansi(f"{type(error).__name__}: {error}").strip().splitlines()
     return "\n".join(message[:6])
 
 
@@ -133,10 +132,10 @@ def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progr
         finally:
             if not _publish(scratch, executed):
                 result.executed = ""  # none written whole: do not point at an older one
-        result.status = "ok"
+        result.status = Status.OK
         result.outputs = record_complete_run(notebook, params, fingerprint)
     except Exception as error:  # noqa: BLE001 - any failure is reported, never fatal
-        result.status = "FAILED"
+        result.status = Status.FAILED
         result.error = error_summary(error, params.output_dir)
         if deadline is not None and deadline.expired.is_set():
             result.error = deadline.explain(result.error)
@@ -182,7 +181,7 @@ def run_batch(groups: list[list[Path]], jobs: int, run_one: Callable[[Path], Res
 
     def one(notebook: Path) -> Result:
         result = run_one(notebook)
-        if halt.kill_running and result.status == "FAILED":  # killed for the halt
+        if halt.kill_running and result.status == Status.FAILED:  # killed for the halt
             result.error = halt.reason
         return result
 
@@ -221,11 +220,12 @@ def run_batch(groups: list[list[Path]], jobs: int, run_one: Callable[[Path], Res
         result = results.get(nb.stem)
         if result is None and halt.reason and not interrupted:
             result = results[nb.stem] = Result(name=nb.stem, error=halt.reason,
-                                               status="FAILED" if nb.stem in hung else NOT_RUN)
+                                               status=Status.FAILED if nb.stem in hung
+                                               else Status.NOT_RUN)
             progress.finished(result)
-        result = results.setdefault(nb.stem, Result(name=nb.stem, status="interrupted"))
-        if interrupted and result.status == "FAILED":
-            result.status = "interrupted"
+        result = results.setdefault(nb.stem, Result(name=nb.stem, status=Status.INTERRUPTED))
+        if interrupted and result.status == Status.FAILED:
+            result.status = Status.INTERRUPTED
     return [results[nb.stem] for nb in notebooks], interrupted
 
 

@@ -9,20 +9,16 @@ makes its own local session, as before. If ``SPARK_REMOTE`` is already set
 (a cluster), Lab gets that and nothing is started. Arguments the launcher does
 not know go to ``jupyter lab``, e.g. ``--ServerApp.port=8899``; the token stays on.
 
-The running server is recorded in a JSON file only its user can read
-(``output/.spark-server.json``: URL with the token, pid, port, Spark UI). Every
-launcher that uses the server (and any process that joins it through
-:func:`join_running_server`, as the suite runner does) holds a shared ``flock`` on a file next to it for
-as long as it does: the launcher that started the server stops it when its Lab
-stops (Lab exits or dies, Ctrl-C) once no one else holds the lock; SIGTERM or
-SIGHUP, or a second Ctrl-C, stops it at once. If the launcher is killed
-outright, Linux stops both its Lab and its server (``PR_SET_PDEATHSIG``).
+The server is recorded and leased through :mod:`lib.suite.shared_server`
+(as the suite runner joins it): the launcher that started the server stops it
+when its Lab stops (Lab exits or dies, Ctrl-C) once no one else holds a lease;
+SIGTERM or SIGHUP, or a second Ctrl-C, stops it at once. If the launcher is
+killed outright, Linux stops both its Lab and its server (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import re
@@ -30,237 +26,24 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from lib.config import PROJECT_ROOT
 from lib.errors import TicketInsightsError
-from lib.fileio import LockBusy, file_lock, scratch_path, wait_for_flock
-from lib.suite.endpoint import accepts
+from lib.suite.connect_server import HOST
+from lib.suite.processes import DIE_WITH_PARENT
+from lib.suite.shared_server import (
+    STATE_ENV,
+    Lease,
+    acquire_server,
+    default_state_file,
+    stop_owned_server,
+)
 
-HOST = "127.0.0.1"
-STATE_ENV = "TICKET_INSIGHTS_SPARK_STATE"  # where the state file is, when not the default
-SERVER_MARK = "SparkConnectServer"  # in the server's command line
 LAB_START_TIMEOUT = 180.0
 LAB_STOP_GRACE = 20.0
-# s a launcher waits for another one starting or stopping the shared server
-# (a start is bounded by connect_server.START_TIMEOUT, a stop by its grace)
-LOCK_TIMEOUT = 240.0
 _EMPTY_TOKEN = re.compile(r"""(?i)^--[\w.]*token\s*=\s*(''|""|)\s*$""")
 
-
-def default_state_file() -> Path:
-    return Path(os.environ.get(STATE_ENV) or PROJECT_ROOT / "output" / ".spark-server.json")
-
-
-def _users_file(state_file: Path) -> Path:
-    return state_file.with_name(state_file.name + ".users")
-
-
-def _start_lock(state_file: Path) -> Path:
-    return state_file.with_name(state_file.name + ".lock")
-
-
-# -- the state file ----------------------------------------------------------------
-
-def read_state(state_file: Path) -> dict | None:
-    try:
-        state = json.loads(Path(state_file).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) else None
-
-
-def _write_state(state_file: Path, state: dict) -> None:
-    """Atomically, readable by this user only (it holds the server's token)."""
-    scratch = scratch_path(state_file)
-    try:
-        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state, handle, indent=1)
-        os.replace(scratch, state_file)
-    finally:
-        scratch.unlink(missing_ok=True)
-
-
-def _remove_state(state_file: Path, server_pid: int) -> None:
-    state = read_state(state_file)
-    if state is not None and state.get("pid") == server_pid:
-        state_file.unlink(missing_ok=True)
-
-
-def server_is_up(state: dict | None) -> bool:
-    """The recorded server's process is alive, is a Spark Connect server, and
-    its port answers."""
-    if not state or not isinstance(state.get("pid"), int) or not state.get("url"):
-        return False
-    import psutil
-
-    try:
-        if SERVER_MARK not in " ".join(psutil.Process(state["pid"]).cmdline()):
-            return False  # the pid now belongs to something else
-    except (psutil.Error, OSError):
-        return False
-    return accepts(HOST, state.get("port"))
-
-
-# -- using a server ------------------------------------------------------------------
-
-@dataclass
-class Lease:
-    """A running server this process uses; holds the shared lock until released."""
-
-    url: str = field(repr=False)
-    port: int
-    pid: int
-    ui_url: str | None
-    _users: object = field(default=None, repr=False)  # the open, share-locked users file
-    log_path: str | None = None  # the server's log, as its owner recorded it
-    process = None  # not this process's child: no exit code to read
-
-    def running(self) -> bool:
-        """The server's process is still alive (for :class:`lib.suite.watch.ServerWatch`)."""
-        import psutil
-
-        try:
-            return psutil.Process(self.pid).status() not in (psutil.STATUS_ZOMBIE,
-                                                             psutil.STATUS_DEAD)
-        except psutil.Error:
-            return False
-
-    def release(self) -> None:
-        if self._users is not None:
-            self._users.close()  # drops the flock
-            self._users = None
-
-    stop = release  # so a caller can treat it like a server it started
-
-
-def _share_lock(state_file: Path):
-    """Open the users file and hold a shared flock on it (waits while the
-    server's owner is stopping it)."""
-    state_file.parent.mkdir(parents=True, exist_ok=True)
-    users = os.fdopen(os.open(_users_file(state_file), os.O_RDWR | os.O_CREAT, 0o600), "r+")
-    try:
-        wait_for_flock(users, fcntl.LOCK_SH, LOCK_TIMEOUT)
-    except BlockingIOError:
-        users.close()
-        raise TicketInsightsError(f"the shared Spark server is still being stopped after "
-                                  f"{LOCK_TIMEOUT:.0f} s ({_users_file(state_file)}); "
-                                  "run again in a moment") from None
-    return users
-
-
-def join_running_server(state_file: Path | None = None) -> Lease | None:
-    """The recorded server, if it is up, with a lease on it; else None.
-
-    While the lease is held the server's owner keeps the server running;
-    call :meth:`Lease.release` when done.
-    """
-    state_file = Path(state_file or default_state_file())
-    if not state_file.exists():
-        return None
-    users = _share_lock(state_file)
-    state = read_state(state_file)
-    if not server_is_up(state):
-        users.close()
-        return None
-    return Lease(url=state["url"], port=state["port"], pid=state["pid"],
-                 ui_url=state.get("ui_url"), _users=users, log_path=state.get("log"))
-
-
-def _ui_answers(url: str, timeout: float = 30.0) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with opener.open(url + "/api/v1/applications", timeout=5) as response:
-                return response.status == 200
-        except OSError:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.5)
-
-
-def _start_shared_server(state_file: Path):
-    """Start a server with its UI on loopback and record it. Returns (lease, server)."""
-    from lib.suite.connect_server import free_port, start_server
-
-    users = _share_lock(state_file)
-    ui_port = free_port()
-    log = state_file.parent / "logs" / "lab-connect-server.log"
-    print(f"Starting the shared Spark Connect server (log: {log})...", end=" ", flush=True)
-    try:
-        server = start_server(log, app_name="ticket-insights-lab", conf={
-            "spark.ui.enabled": "true",
-            "spark.ui.port": str(ui_port),
-            "spark.ui.showConsoleProgress": "false",
-        })
-    except BaseException:
-        users.close()
-        raise
-    try:
-        print(f"ready in {server.started_in:.1f} s", flush=True)
-        ui_url = f"http://{HOST}:{ui_port}"
-        if not _ui_answers(ui_url):
-            print(f"warning: the Spark UI does not answer at {ui_url}", file=sys.stderr)
-            ui_url = None
-        _write_state(state_file, {"url": server.url, "pid": server.pid, "port": server.port,
-                                  "ui_url": ui_url, "owner_pid": os.getpid(), "log": str(log)})
-    except BaseException:
-        server.stop()
-        users.close()
-        raise
-    lease = Lease(url=server.url, port=server.port, pid=server.pid, ui_url=ui_url, _users=users)
-    return lease, server
-
-
-def acquire_server(state_file: Path):
-    """Reuse the recorded server when it is up, else start one. Returns
-    (lease, server): ``server`` is None when reused (someone else owns it)."""
-    try:
-        with file_lock(_start_lock(state_file), timeout=LOCK_TIMEOUT):  # one starts at a time
-            return _join_or_start(state_file)
-    except LockBusy as busy:
-        raise TicketInsightsError(f"another launcher (pid {busy.owner or '?'}) has been starting "
-                                  f"the shared Spark server for {LOCK_TIMEOUT:.0f} s; "
-                                  "run again in a moment") from None
-
-
-def _join_or_start(state_file: Path):
-    lease = join_running_server(state_file)
-    if lease is not None:
-        return lease, None
-    return _start_shared_server(state_file)
-
-
-def _stop_owned_server(server, lease: Lease, state_file: Path, wait: bool, stopper) -> None:
-    """Stop the server this launcher started, once no one else uses it (when
-    ``wait``); a signal meanwhile stops it at once."""
-    lease.release()
-    with open(_users_file(state_file), "a") as users:
-        told = False
-        while True:
-            try:
-                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break  # nobody else uses it
-            except BlockingIOError:
-                if not wait or stopper.signal_received is not None or not server.running():
-                    break
-            if not told:
-                print(f"Another `make lab` or `make run` still uses the Spark server (pid "
-                      f"{server.pid}): it stops when they are done. Ctrl-C stops it now.",
-                      flush=True)
-                told = True
-            time.sleep(1.0)
-        _remove_state(state_file, server.pid)
-        print("Stopping the Spark Connect server...", end=" ", flush=True)
-        server.stop()
-        print("stopped.", flush=True)
-
-
-# -- Lab -----------------------------------------------------------------------------
 
 # Jupyter's address option in every spelling it accepts (it refuses two values)
 _IP_OPTION = re.compile(r"^--(?:(?:ServerApp|NotebookApp)\.)?ip(?:=|$)")
@@ -339,13 +122,11 @@ def _wait_for_lab(lab: subprocess.Popen, stopper: _Stopper) -> int:
 
 
 def _run_lab(command: list[str], lease: Lease, stopper: _Stopper) -> int:
-    from lib.suite.connect_server import _PRCTL, _die_with_parent
-
     env = {**os.environ, "SPARK_REMOTE": lease.url}  # kernels inherit it
     stopper.lab = subprocess.Popen(
         command, env=env, cwd=str(PROJECT_ROOT), stdin=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C reaches this launcher, which stops Lab in order
-        preexec_fn=_die_with_parent if _PRCTL is not None else None,  # dies with us
+        preexec_fn=DIE_WITH_PARENT,  # dies with us
     )
     url = _lab_url(stopper.lab, LAB_START_TIMEOUT)
     if url:
@@ -409,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             wait = stopper.signal_received in (None, signal.SIGINT)
             if wait:
                 stopper.signal_received = None  # a further signal: stop now
-            _stop_owned_server(server, lease, state_file, wait, stopper)
+            stop_owned_server(server, lease, state_file, wait,
+                              lambda: stopper.signal_received is not None)
         elif lease is not None:
             lease.release()
     return 130 if interrupted else (1 if code < 0 else code)  # < 0: Lab was killed

@@ -12,29 +12,11 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TextIO
 
+from lib.suite.models import Result, Status
+
 BAR_WIDTH = 24
-
-
-UP_TO_DATE = "up to date"
-
-
-@dataclass
-class Result:
-    """How one notebook's run went."""
-
-    name: str  # e.g. "03_customer_events"
-    status: str = "pending"  # ok | up to date | FAILED | interrupted | pending
-    seconds: float = 0.0
-    outputs: list[str] = field(default_factory=list)
-    executed: str = ""  # path of the executed notebook, as shown to the user
-    error: str = ""  # failing cell and the error's first lines
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("ok", UP_TO_DATE)
 
 
 class Progress:
@@ -70,7 +52,7 @@ class Progress:
         """A notebook not run because its outputs are current."""
         with self._lock:
             self.done += 1
-            self._line(f"{UP_TO_DATE} {result.name}")
+            self._line(f"{Status.UP_TO_DATE} {result.name}")
             self._draw()
 
     def tick(self) -> None:
@@ -118,7 +100,7 @@ def summary_table(results: Sequence[Result]) -> str:
         if i == 0:
             lines.append("-" * (sum(widths) + 4 + 2 + len("outputs written")))
     for r in results:
-        if r.status in ("FAILED", "interrupted") and (r.error or r.executed):
+        if r.status in (Status.FAILED, Status.INTERRUPTED) and (r.error or r.executed):
             lines.append("")
             lines.append(f"{r.name} {r.status}:")
             lines.extend(f"    {text}" for text in r.error.splitlines())

@@ -52,7 +52,6 @@ PREVIEW_ROWS = 10
 DATA_QUALITY = "data_quality.csv"
 TEMPLATE = "report.html.j2"
 _NUMBER = re.compile(r"^-?[0-9][0-9,]*(\.[0-9]+)?$")
-OK = ("ok", "up to date")
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -150,7 +149,7 @@ def _write_folder(output_dir: Path, variant: Variant, results: Sequence | None,
     by_name = {r.name: r for r in results or []}
     executed = sorted((output_dir / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     insights = [read_insight(nb, output_dir, by_name.get(nb.stem)) for nb in executed]
-    graph = build_lineage(output_dir, [(i.name, i.status in OK) for i in insights])
+    graph = build_lineage(output_dir, [(i.name, i.status.succeeded) for i in insights])
     final = output_dir / variant.folder
     with replacing_dir(final) as scratch:
         for sub in ("charts", "data", "notebooks"):
@@ -166,7 +165,7 @@ def _write_folder(output_dir: Path, variant: Variant, results: Sequence | None,
             title="Ticket insights report" + (" (shareable)" if variant.shared else ""),
             generated=f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
             insights=insights, shared=variant.shared,
-            failed=sum(i.status not in OK for i in insights),
+            failed=sum(not i.status.succeeded for i in insights),
             run_rows=[*parameters.items(), *(run_info or {}).items()],
             quality=_data_quality(output_dir, scratch, variant),
             lineage_svg=svg(graph), lineage_mermaid=mermaid(graph),

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lib.manifest import manifest_path, read_manifest
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+from lib.suite.models import Status
+from lib.suite.processes import strip_ansi
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Insight:
     name: str  # "03_customer_events"
     title: str
     question_html: str
-    status: str
+    status: Status
     seconds: float | None
     error: str
     parameters: dict
@@ -74,7 +74,7 @@ def _error_of(nb: dict) -> str:
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                text = _ANSI.sub("", f"{out.get('ename')}: {out.get('evalue')}")
+                text = strip_ansi(f"{out.get('ename')}: {out.get('evalue')}")
                 return "\n".join(text.strip().splitlines()[:8])
     return ""
 
@@ -90,7 +90,8 @@ def read_insight(executed: Path, output_dir: Path, run_result=None) -> Insight:
         name=executed.stem,
         title=title or executed.stem,
         question_html=_markdown(question) if question else "",
-        status=(run_result.status if run_result is not None else ("FAILED" if failed else "ok")),
+        status=(Status(run_result.status) if run_result is not None
+                else Status.FAILED if failed else Status.OK),
         seconds=manifest.get("seconds", meta.get("duration")),
         error=(run_result.error if run_result is not None and run_result.error else _error_of(nb)),
         parameters=dict(meta.get("parameters", {})),

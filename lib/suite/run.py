@@ -6,7 +6,7 @@ papermill, each saved executed under ``<output>/notebooks/``. One warm Spark
 serves the batch: a local Spark Connect server started here and stopped at the
 end, also on failure and Ctrl-C (``lib.suite.connect_server``). If ``SPARK_REMOTE``
 already names an endpoint (a cluster) it is used and nothing is started; else
-if ``make lab`` runs a server (``lib.suite.lab``), the batch joins it, holding
+if ``make lab`` runs a server (``lib.suite.shared_server``), the batch joins it, holding
 a lease so Lab's exit does not stop it meanwhile;
 ``--no-shared-session`` gives every notebook its own local session instead.
 
@@ -51,11 +51,12 @@ from lib.suite.connect_server import spark_for_batch
 from lib.suite.dry_run import dry_run
 from lib.suite.freshness import recorded_outputs, run_fingerprint, stale_reason
 from lib.suite.kernel_pool import KernelPool, kill_kernels
-from lib.suite.kernels import NOT_RUN, run_batch, run_notebook
+from lib.suite.kernels import run_batch, run_notebook
+from lib.suite.models import Result, Status
 from lib.suite.options import arguments, select
 from lib.suite.options import jobs as parallel_jobs
 from lib.suite.options import timeout as notebook_timeout
-from lib.suite.progress import UP_TO_DATE, Progress, Result, summary_table
+from lib.suite.progress import Progress, summary_table
 from lib.suite.review import read_compare_to, review_or_warn
 from lib.suite.run_record import RunFacts
 from lib.suite.share import share_key_file
@@ -93,9 +94,9 @@ def _run_one(notebook: Path, batch: Batch, progress: Progress, kernels: KernelPo
     result = run_notebook(notebook, executed, batch.params, progress, kernels,
                           _shown(executed, batch.shown_from), batch.fingerprints[notebook.stem],
                           batch.timeout, context)
-    if result.status == "FAILED":
+    if result.status == Status.FAILED:
         batch.halt.after(result.error, batch.params.output_dir)
-    elif result.status == "ok":
+    elif result.status == Status.OK:
         _render_page(executed)
     return result
 
@@ -120,7 +121,7 @@ def _up_to_date(batch: Batch, force: bool) -> dict[str, Result]:
     for nb in batch.notebooks:
         executed = batch.executed_dir / nb.name
         if stale_reason(nb, executed, batch.params, batch.fingerprints[nb.stem]) is None:
-            current[nb.stem] = Result(name=nb.stem, status=UP_TO_DATE,
+            current[nb.stem] = Result(name=nb.stem, status=Status.UP_TO_DATE,
                                       outputs=recorded_outputs(nb, batch.params),
                                       executed=_shown(executed, batch.shown_from))
     return current
@@ -185,7 +186,7 @@ def _summarise(batch: Batch, results: list[Result], seconds: float) -> list[Resu
     print(f"\n{len(results)} notebook(s): {len(results) - len(failed)} ok, {len(failed)} not ok, "
           f"in {seconds:.1f} s. Executed notebooks: {_shown(batch.executed_dir, batch.shown_from)}/")
     if batch.halt.reason:
-        not_run = sum(r.status == NOT_RUN for r in results)
+        not_run = sum(r.status == Status.NOT_RUN for r in results)
         skipped = f" ({not_run} notebook(s) not run)" if not_run else ""
         print(f"error: the run stopped{skipped}: {batch.halt.reason}", file=sys.stderr)
     for path in changed_inputs(batch.pin):
@@ -241,7 +242,7 @@ def _pin_batch(batch: Batch) -> Batch:
 
 
 def _join_lab_server(args: argparse.Namespace):
-    """The Spark Connect server of a running ``make lab`` (:mod:`lib.suite.lab`),
+    """The Spark Connect server of a running ``make lab`` (:mod:`lib.suite.shared_server`),
     leased so Lab's exit does not stop it under the batch; None when no such
     server is up, sessions are not shared, or the caller chose a Spark
     (``SPARK_REMOTE``, or ``SPARK_MASTER`` for the runner's own server).
@@ -249,7 +250,7 @@ def _join_lab_server(args: argparse.Namespace):
     if args.no_shared_session or any(os.environ.get(name, "").strip()
                                      for name in ("SPARK_REMOTE", "SPARK_MASTER")):
         return None
-    from lib.suite.lab import join_running_server
+    from lib.suite.shared_server import join_running_server
 
     return join_running_server()
 

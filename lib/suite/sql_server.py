@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from lib.errors import TicketInsightsError
-from lib.suite.endpoint import accepts
+from lib.suite.processes import SPARK_HOME, accepts
 from lib.tables import list_tables, table_path, warehouse_of
 
 DEFAULT_PORT = 10000
@@ -175,7 +175,7 @@ def serve(output_dir: str, host: str, port: int) -> int:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         print(f"SQL server ready (pid {os.getpid()}), tables: {', '.join(names)}\n"
               f"  JDBC URL: jdbc:hive2://{shown}:{port}/default\n"
-              f"  e.g. {Path(_spark_home()) / 'bin' / 'beeline'} -u jdbc:hive2://{shown}:{port}/default\n"
+              f"  e.g. {SPARK_HOME / 'bin' / 'beeline'} -u jdbc:hive2://{shown}:{port}/default\n"
               f"  stop it: Ctrl-C here, or kill {os.getpid()}", flush=True)
         while not stopping:
             time.sleep(0.5)
@@ -183,12 +183,6 @@ def serve(output_dir: str, host: str, port: int) -> int:
         return 0
     finally:
         spark.stop()
-
-
-def _spark_home() -> str:
-    import pyspark
-
-    return str(Path(pyspark.__file__).resolve().parent)
 
 
 # -- the interactive shell -------------------------------------------------------------------
@@ -204,7 +198,7 @@ def shell_command(init_file: Path, scratch: Path, extra: list[str] | None = None
         "spark.hadoop.javax.jdo.option.ConnectionURL":
             f"jdbc:derby:;databaseName={scratch / 'metastore_db'};create=true",
     }
-    command = [str(Path(_spark_home()) / "bin" / "spark-sql"), "--master",
+    command = [str(SPARK_HOME / "bin" / "spark-sql"), "--master",
                os.environ.get("SPARK_MASTER", "local[*]")]
     for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
@@ -220,7 +214,7 @@ def shell(output_dir: str, extra: list[str]) -> int:
         init = scratch / "init.sql"
         init.write_text("".join(f"{s};\n" for s in table_statements(warehouse, names, True)))
         java_home = ensure_java()
-        env = {**os.environ, "JAVA_HOME": str(java_home), "SPARK_HOME": _spark_home(),
+        env = {**os.environ, "JAVA_HOME": str(java_home), "SPARK_HOME": str(SPARK_HOME),
                "TZ": "UTC", "PYSPARK_PYTHON": sys.executable}
         env.pop("SPARK_REMOTE", None)
         print(f"Tables: {', '.join(names)} (from {warehouse}); quit; to leave.", flush=True)

@@ -82,7 +82,7 @@ class Halt:
 
 def server_stopped(server) -> str:
     """One line for a Spark Connect server (:class:`~lib.suite.connect_server.
-    ConnectServer`, or a :class:`~lib.suite.lab.Lease` on ``make lab``'s)
+    ConnectServer`, or a :class:`~lib.suite.shared_server.Lease` on ``make lab``'s)
     whose process has ended."""
     if server.process is None:  # someone else's server: its exit code is not ours to read
         return f"the Spark server stopped (pid {server.pid}); its log: {server.log_path}"

@@ -1,0 +1,54 @@
+"""What the harness's modules share about the processes they start and talk to:
+where Spark is (:data:`SPARK_HOME`), a child that dies with its parent
+(:data:`DIE_WITH_PARENT`), whether a port accepts connections
+(:func:`accepts`), and the terminal colours a child's error text may carry
+(:func:`strip_ansi`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import re
+import signal
+import socket
+from pathlib import Path
+
+# The pyspark package carries Spark's jars and bin/ (found, not imported: importing it costs seconds)
+SPARK_HOME = Path(importlib.util.find_spec("pyspark").origin).resolve().parent
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_PR_SET_PDEATHSIG = 1
+
+
+def _prctl():
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _prctl()  # looked up here, not in the forked child
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+
+# ``preexec_fn`` for a child that gets SIGTERM when the thread that started it
+# dies, even by ``kill -9`` (Linux ``PR_SET_PDEATHSIG``); None elsewhere.
+DIE_WITH_PARENT = _die_with_parent if _PRCTL is not None else None
+
+
+def accepts(host: str, port, timeout: float = 1.0) -> bool:
+    """True when something accepts a TCP connection at ``host:port`` (a port
+    that answers may be anyone's: ``connect_server.listens`` tells whose)."""
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError, TypeError):  # refused, unreachable, no such name, no port
+        return False
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal colour codes (IPython colours its tracebacks)."""
+    return _ANSI_ESCAPE.sub("", text)
