@@ -1,21 +1,6 @@
-"""Run the staging layer once per version of the inputs and keep it as parquet.
-
-The folder ``<output>/_staging/<fingerprint>`` holds the classified customers
-and tickets. The fingerprint covers each input's version (:func:`file_version`)
-and the cleaning code itself, so a changed input or rule re-cleans and an
-unchanged one is reused. A file lock makes concurrent notebooks wait for one
-builder instead of all building; the folder is renamed into place only when
-complete, so nobody reads a half-written copy, and a build whose inputs changed
-while they were read is thrown away (:data:`CHANGED`).
-
-**One version per run.** The suite runner fixes the version for its whole
-batch before any notebook starts (:func:`pin_inputs`) and hands it to its
-kernels in the environment (:data:`BATCH_ENV`): every notebook of the batch
-reads exactly that version, even if an input is rewritten meanwhile, and
-fails with :data:`CHANGED` rather than build another. Older versions are
-removed by the runner at the start of a run (:func:`remove_stale_builds`), or
-by a build outside any run when no run holds the output folder. A notebook
-run alone (papermill, Lab) has no pin and stages whatever the inputs are now.
+"""Run the staging layer once per version of the inputs and keep it as parquet
+in ``<output>/_staging/<fingerprint>``; a suite run pins one version for its
+whole batch (docs/design.md, "Staging once per input version").
 """
 
 from __future__ import annotations
