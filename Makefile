@@ -43,8 +43,8 @@ RUN_ARGS += $(if $(KEEP_RUNS),--keep-runs "$(KEEP_RUNS)")
 # the same pins (the image). pip-compile keeps the pins already there; to move one,
 # e.g. make lock LOCK_ARGS="--upgrade-package pandas" (or LOCK_ARGS=--upgrade for all).
 LOCK_FILE ?= requirements.txt
-LOCK_COMMAND := pip-compile --extra=dev --no-emit-find-links --no-emit-index-url --output-file=requirements.txt --strip-extras pyproject.toml
-RUNTIME_LOCK_COMMAND := pip-compile --constraint=requirements.txt --no-emit-find-links --no-emit-index-url --output-file=requirements-runtime.txt --strip-extras pyproject.toml
+LOCK_COMMAND := pip-compile --generate-hashes --extra=dev --no-emit-find-links --no-emit-index-url --output-file=requirements.txt --strip-extras pyproject.toml
+RUNTIME_LOCK_COMMAND := pip-compile --generate-hashes --constraint=requirements.txt --no-emit-find-links --no-emit-index-url --output-file=requirements-runtime.txt --strip-extras pyproject.toml
 
 .PHONY: help setup lock data run report compare test lint unit nbval notebooks sync-notebooks lab bench clean
 .PHONY: sql sql-server test-cluster test-slow test-all test-container
@@ -58,14 +58,14 @@ help: ## this list: every target and what it does
 # venv's path), and the kernel.
 $(STAMP): $(LOCK_FILE) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(LOCK_FILE)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK_FILE)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name ticket-insights --display-name "Python (ticket-insights)" >/dev/null
 	@touch $@
 
 setup: $(STAMP) ## the virtual env .venv: the dev lock, the project editable, the kernel
 
-lock: setup ## regenerate requirements.txt and requirements-runtime.txt from pyproject.toml
+lock: setup ## regenerate requirements.txt and requirements-runtime.txt (with hashes) from pyproject.toml
 	$(BIN)/$(LOCK_COMMAND) $(LOCK_ARGS)
 	$(BIN)/$(RUNTIME_LOCK_COMMAND)
 
