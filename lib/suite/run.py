@@ -82,7 +82,7 @@ def _render_page(executed: Path) -> None:
 
     try:
         render_page(executed)
-    except Exception:  # noqa: BLE001, S110 - the report renders it again
+    except Exception:  # noqa: BLE001 - the report renders it again
         pass
 
 
