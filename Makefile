@@ -113,7 +113,7 @@ test-all: test test-slow test-cluster test-container ## all four suites, as CI r
 notebooks: setup ## re-execute notebooks on pinned data after an intended change (ONLY=NN,MM)
 	$(BIN)/python scripts/refresh_notebooks.py $(subst $(comma), ,$(ONLY))
 
-lab: setup ## JupyterLab (token on) with the project's kernel on the shared Spark Connect server
+lab: setup ## jupyter lab (token on) with the project's kernel on the shared Spark Connect server
 	$(BIN)/python -m lib.suite.lab $(LAB_ARGS)
 
 sync-notebooks: setup ## bring notebooks/NN_*.ipynb and their jupytext .py pairs in step
