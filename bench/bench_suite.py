@@ -42,8 +42,8 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib.manifest import manifest_path, read_manifest  # noqa: E402
-from lib.suite.shared_server import STATE_ENV  # noqa: E402
+from lib.manifest import manifest_path, read_manifest
+from lib.suite.shared_server import STATE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench"

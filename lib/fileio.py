@@ -1,12 +1,6 @@
-"""The project's two file-system mechanisms, each written once.
-
-* **Whole files and folders, atomically.** Everything is written under a hidden
-  scratch name next to its target (``.<name>.<id>.tmp``, same file system) and
-  renamed into place only when complete, so a reader, a crash or a full disk
-  leaves the old version or the new one, never half of one. A killed writer
-  leaves only hidden scratch, which :func:`remove_scratch` clears.
-* **File locks** (``fcntl.flock``): released by the OS when the holder exits,
-  even by ``kill -9``, so a lock can never be left stale.
+"""The project's two file-system mechanisms, each written once: whole files and
+folders written atomically (scratch name, then rename), and ``flock`` file locks
+(docs/design.md, "Files written atomically, and file locks").
 """
 
 from __future__ import annotations

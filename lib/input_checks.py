@@ -1,12 +1,6 @@
-"""File-level checks of the raw inputs that need no Spark, so a bad file stops
-a run before any JVM starts: missing, empty, UTF-16, the tickets header (also
-not UTF-8), a customer file that is not JSON (or a JSON array that is cut
-off). Each raises :class:`InputError` naming the file, the line (and column)
-where known, and what to do. :mod:`lib.readers` runs them before reading.
-
-Bytes that are not UTF-8 further down are not a file-level problem: such a
-line is one bad record (docs/contract.md §2.4), found while reading
-(:func:`lib.readers.has_invalid_utf8`), so these checks never scan a whole file.
+"""File-level checks of the raw inputs that need no Spark, so a bad file stops a
+run before any JVM starts; each raises :class:`InputError` naming the file, the
+line where known, and what to do.
 """
 
 from __future__ import annotations

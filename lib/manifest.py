@@ -1,28 +1,5 @@
-"""What a notebook run wrote, recorded in a small JSON file the suite reads.
-
-``<output>/notebooks/<NN_name>.manifest.json``, next to the executed copy:
-
-.. code-block:: json
-
-    {"notebook": "03_customer_events", "seconds": 1.9,
-     "parameters": {"season_start_month": 8},
-     "outputs": [{"path": "03_customer_events.csv", "kind": "csv", "rows": 1874,
-                  "bytes": 95112, "mtime_ns": 1764...}],
-     "actions": [{"action": "write 03_customer_events.csv", "seconds": 0.8}, ...],
-     "reads": [{"path": "_staging/<version>/tickets", "kind": "staged",
-                "sources": ["/abs/data/tickets.csv", "/abs/data/customer.json"]}, ...],
-     "fingerprint": "..."}
-
-``parameters`` holds only the parameters the notebook actually read (see
-:class:`TrackedParams`), so the runner knows which notebooks a changed
-parameter affects. ``fingerprint`` is added by the runner once the notebook
-succeeded (it alone knows the notebook file it ran). Each output's size and
-modification time show whether it was changed by hand since. ``actions``
-lists each Spark action the notebook helpers ran (writes, tables, the small
-results fetched for charts) with its seconds, in order: the bench prints them.
-``reads`` lists the staged data the notebook used and the input files each is
-cleaned from (:data:`lib.staged.STAGED_PARTS`): the report draws the run's
-lineage from ``reads`` and ``outputs``.
+"""What a notebook run wrote, recorded in a small JSON file the suite reads:
+``<output>/notebooks/<NN_name>.manifest.json`` (format: docs/design.md, "The manifest").
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
-"""Query the persisted Spark SQL tables from a shell; the result is CSV on stdout.
+"""Query the persisted Spark SQL tables from a shell; the result is CSV on stdout,
+formatted as the CSV files are (docs/contract.md §5.1); errors are one line, exit 2.
 
     python -m lib.query --output-dir output "SELECT season, count(*) AS orders
         FROM tickets_denormalized GROUP BY season ORDER BY season"
-
-Tables: ``tickets_denormalized`` (08) and ``dim_customer``, ``dim_event``,
-``fact_transaction`` (09), as written by those notebooks under
-``<output-dir>/warehouse``. Values are formatted as in the CSV files (docs/contract.md §5.1)
-(dates, 2-decimal money, formula-safe text, RFC 4180 quoting). Errors (no
-tables yet, unknown table, bad SQL) are one message on stderr and exit code 2.
 """
 
 from __future__ import annotations

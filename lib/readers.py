@@ -1,17 +1,6 @@
 """Read the raw inputs as text, with explicit schemas, so nothing is lost before
-validation. File-level problems (missing, empty, UTF-16, wrong header, not
-JSON) raise :class:`InputError` naming the file, the line and what to do; the
-checks themselves need no Spark and live in :mod:`lib.input_checks`.
-
-Bytes that are not UTF-8 (docs/contract.md §2.4) make one bad record, not a
-bad file. Spark's text reader keeps each line's bytes exactly as they are in
-the file (it decodes nothing), so the raw text handed on here still holds them:
-:func:`has_invalid_utf8` tells such a record apart, even from a line holding a
-real U+FFFD (written as the valid bytes EF BF BD), and :func:`decoded` gives
-the text with each invalid sequence replaced by U+FFFD, as Python's
-``bytes.decode("utf-8", errors="replace")`` does. Both are one pass over the
-bytes in the JVM. So nothing here may decode a line before those two see it
-(a regular expression would: it turns invalid bytes into U+FFFD first).
+validation; file-level problems raise :class:`InputError` (checks in
+:mod:`lib.input_checks`). Bytes that are not UTF-8: docs/design.md, "Reading raw bytes".
 """
 
 from __future__ import annotations

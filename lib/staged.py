@@ -1,16 +1,6 @@
-"""Run the staging layer once per version of the inputs and keep it as parquet.
-
-``<output>/_staging/<fingerprint>`` holds the classified customers and tickets;
-the fingerprint covers each input's version (:func:`file_version`) and what
-cleans it: the pipeline's code, lock file and Spark version (:mod:`lib.fingerprint`),
-so a changed input, rule or dependency re-cleans and an unchanged one is reused.
-A file lock makes concurrent notebooks wait for one builder; the folder is
-renamed into place only when complete, and a build whose inputs changed while
-they were read is thrown away (:class:`~lib.errors.InputChangedError`).
-
-A caller that runs several notebooks on one version of the inputs takes it with
-:func:`pin_inputs` and passes it as ``pin``; without one, whatever the inputs
-are now is staged.
+"""Run the staging layer once per version of the inputs and keep it as parquet
+in ``<output>/_staging/<fingerprint>``; a suite run pins one version for its
+whole batch (docs/design.md, "Staging once per input version").
 """
 
 from __future__ import annotations

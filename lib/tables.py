@@ -1,18 +1,6 @@
-"""Spark SQL tables of 08 and 09, persisted as parquet under the output folder.
-
-Each table is a folder ``<output>/warehouse/<name>/`` of parquet files holding
-the same typed DataFrame as its CSV. There is no Hive metastore (and so no
-embedded Derby database whose lock would stop a second session): any session
-registers the folders present as *temporary views* with
-:func:`register_tables`. Temporary views belong to one session, so notebooks
-sharing a Spark Connect server never collide, and a new session made by
-:func:`open_session` sees every table written so far.
-
-A table is written to a hidden scratch folder in the warehouse and renamed
-into place under a file lock: readers see the old table or the new one, never
-half of one, and a killed run leaves only a hidden folder that is ignored (and
-removed by the next suite run). A save killed between its two renames is
-undone by whoever takes the lock next (:func:`recover`).
+"""Spark SQL tables of 08 and 09, persisted as parquet under ``<output>/warehouse``
+and registered as temporary views in any session (docs/design.md, "Files
+written atomically, and file locks").
 """
 
 from __future__ import annotations

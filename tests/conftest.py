@@ -1,13 +1,23 @@
-"""Unit-test fixtures: one local Spark session for the whole test run, and a
-headless-capable chromium for the tests that check pages in a real browser."""
+"""Fixtures shared by test modules: one local Spark session for the whole test
+run, a headless-capable chromium for the tests that check pages in a real
+browser, an output folder with the star schema's tables saved, and a hand-made
+output folder for the shareable report."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+
+# the helpers' asserts show both sides on failure, as a test module's do
+pytest.register_assert_rewrite("helpers", "report_outputs")
+
+from helpers import customers_df, tickets_df  # noqa: E402
+from report_outputs import make_shareable_output  # noqa: E402
+from star_rows import CUSTOMERS, TICKETS  # noqa: E402
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
@@ -40,3 +50,41 @@ def browser() -> str:
         pytest.skip("no chromium to check pages in a browser: install it "
                     "(Debian: apt-get install chromium); the tests install it themselves when root")
     return found
+
+
+@pytest.fixture(scope="module")
+def tickets(spark, request):
+    """The test module's hand-made ``TICKETS`` as clean tickets (helpers.tickets_df)."""
+    return tickets_df(spark, request.module.TICKETS)
+
+
+@pytest.fixture(scope="module")
+def customers(spark, request):
+    """The test module's hand-made ``CUSTOMERS`` as clean customers (helpers.customers_df)."""
+    return customers_df(spark, request.module.CUSTOMERS)
+
+
+@pytest.fixture(scope="module")
+def saved_tables(spark, tmp_path_factory):
+    """An output folder where 08's and 09's tables have been saved from the rows
+    of tests/star_rows.py (one per module: the SQL tests add their scratch to it)."""
+    from lib import tables
+    from lib.config import make_params
+    from lib.insights import star_schema
+
+    out = tmp_path_factory.mktemp("output")
+    params = make_params(output_dir=out)
+    tickets, customers = tickets_df(spark, TICKETS), customers_df(spark, CUSTOMERS)
+    tables.save_table(
+        star_schema.tickets_denormalized(tickets, customers, 8), params, "tickets_denormalized"
+    )
+    tables.save_table(star_schema.dim_customer(customers), params, "dim_customer")
+    tables.save_table(star_schema.dim_event(tickets, 8), params, "dim_event")
+    tables.save_table(star_schema.fact_transaction(tickets), params, "fact_transaction")
+    return out
+
+
+@pytest.fixture
+def shareable_output(tmp_path) -> Path:
+    """00 and 09 as hand-made outputs with personal values (tests/report_outputs.py)."""
+    return make_shareable_output(tmp_path)

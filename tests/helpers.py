@@ -1,9 +1,14 @@
-"""Small helpers for hand-written test data and DataFrame equality checks."""
+"""Small helpers for hand-written test data, DataFrame equality checks (types
+included) and the CSV files of an output folder."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import hashlib
+import re
 from decimal import Decimal
+from pathlib import Path
 
 from pyspark.sql import DataFrame
 
@@ -25,10 +30,67 @@ def rows(df: DataFrame) -> list[tuple]:
     return [tuple(row) for row in df.collect()]
 
 
-def assert_rows(df: DataFrame, expected_columns: list[str], expected_rows: list[tuple]) -> None:
-    """Columns exactly, then rows exactly and in order."""
-    assert df.columns == expected_columns
+# The columns and Spark types of each output, in order (docs/contract.md §5.3:
+# money has two decimal places, integers are int or bigint). 08's and 09's
+# tables are typed in the contract itself (§5.6): contract_schema.
+SCHEMAS = {
+    "01": "event_id string, event_name string, event_date date, event_date_display string, "
+          "venue string, season string, order_count bigint, tickets_sold bigint, "
+          "net_sales decimal(28,2)",
+    "02": "customer_title string, tickets_sold bigint, order_count bigint, customer_count bigint",
+    "03": "customer_id bigint, first_name string, last_name string, event_count int, events string",
+    "04": "customer_id bigint, customer_title string, first_name string, last_name string, "
+          "event_count int, MultiEvent boolean",
+    "05": "customer_id bigint, order_id string, event_name string, event_date date, "
+          "purchase_ts timestamp, quantity int, net_sales decimal(18,2)",
+    "07": "customer_id bigint, order_id string, purchase_ts timestamp, event_name string, "
+          "event_date date, quantity int, previous_quantity int, quantity_delta int",
+    "10": "season string, order_count bigint, tickets_sold bigint, net_sales decimal(18,2), "
+          "previous_season_net_sales decimal(18,2), net_sales_change_pct decimal(38,2)",
+    "11": "customer_id bigint, latest_event_name string, latest_event_date date, "
+          "latest_event_season string, current_season string, purchaser_status string",
+}
+SCHEMAS["06"] = SCHEMAS["05"]
+
+
+def contract_schema(table: str) -> str:
+    """A SQL table's columns and types as docs/contract.md §5.6 lists them."""
+    from lib.suite.datadocs import contract_dictionary
+
+    return ", ".join(f"{name} {kind}" for name, kind, _ in contract_dictionary()[table])
+
+
+def columns_of(schema: str) -> list[tuple[str, str]]:
+    """``"a string, b decimal(18,2)"`` as ``[("a", "string"), ("b", "decimal(18,2)")]``,
+    the shape of ``DataFrame.dtypes``."""
+    fields = re.split(r",\s*(?![^()]*\))", schema.strip())
+    return [tuple(field.split(None, 1)) for field in fields if field]
+
+
+def assert_rows(df: DataFrame, expected_schema: str, expected_rows: list[tuple]) -> None:
+    """Column names and Spark types exactly (``expected_schema`` as DDL, e.g.
+    ``"season string, net_sales decimal(18,2)"``), then rows exactly and in order."""
+    assert df.dtypes == columns_of(expected_schema)
     assert rows(df) == expected_rows
+
+
+def event_id(name: str, date: str) -> str:
+    """The stable event_id (docs/contract.md §6.3), worked out independently of Spark."""
+    return "EV-" + hashlib.sha256(f"{name}|{date}".encode()).hexdigest()[:12]
+
+
+def output_csvs(out: Path) -> dict[str, bytes]:
+    """The CSVs an output folder holds by the contract (top level and rejects/),
+    by relative path; hidden scratch files left out."""
+    return {p.relative_to(out).as_posix(): p.read_bytes()
+            for p in sorted([*out.glob("*.csv"), *out.glob("rejects/*.csv")])
+            if not p.name.startswith(".")}
+
+
+def csv_records(path: Path) -> list[dict]:
+    """A CSV file's rows as dicts keyed by its header."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 def tickets_df(spark, records: list[tuple]):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import csv_records
 from suite_runner import runner_command
 
 from lib.config import PROJECT_ROOT
@@ -202,8 +203,7 @@ def test_a_standalone_notebook_stops_with_the_named_error(tmp_path, spark_remote
 
 def _read_csv(path: Path) -> list[dict]:
     csv.field_size_limit(2 * TEN_MB)  # the 10 MB field
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    return csv_records(path)
 
 
 def _quality(out: Path) -> dict[tuple[str, str], int]:

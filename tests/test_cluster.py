@@ -26,6 +26,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import output_csvs
 from processes import alive, tree, wait_gone
 from suite_runner import run_suite, suite_env
 
@@ -245,18 +246,13 @@ def _run(data: Path, out: Path, env: dict, name: str) -> None:
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
 
 
-def _csvs(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.csv"))
-            if not any(part.startswith(".") for part in p.relative_to(out).parts)}
-
-
 @pytest.fixture(scope="module")
 def local_run(standalone, pinned_data, tmp_path_factory) -> dict[str, bytes]:
     out = tmp_path_factory.mktemp("local") / "output"
     env = suite_env()
     env.pop("SPARK_MASTER", None)
     _run(pinned_data, out, env, "local")
-    found = _csvs(out)
+    found = output_csvs(out)
     assert "data_quality.csv" in found and any(name.startswith("rejects/") for name in found)
     return found
 
@@ -302,7 +298,7 @@ def test_runner_on_the_master_gives_the_local_outputs(standalone, pinned_data, l
            "SPARK_CONF_DIR": str(standalone.conf_dir)}
     out = tmp_path / "output"
     _run(pinned_data, out, env, "SPARK_MASTER (runner's server on the cluster)")
-    assert _csvs(out) == local_run
+    assert output_csvs(out) == local_run
     tasks = _check_executors_did_the_work(standalone, _apps_since(standalone, seen))
     print(f"[tasks per executor] {tasks}")
 
@@ -325,7 +321,7 @@ def test_shared_connect_server_on_the_master_gives_the_local_outputs(
                                                               server.port)
         out = tmp_path / "output"
         _run(pinned_data, out, suite_env(server.url), "SPARK_REMOTE (shared server on the cluster)")
-        assert _csvs(out) == local_run
+        assert output_csvs(out) == local_run
     finally:
         server.stop()
     tasks = _check_executors_did_the_work(standalone, _apps_since(standalone, seen))

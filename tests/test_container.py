@@ -113,7 +113,7 @@ def assert_same_csvs(expected: Path, actual: Path) -> None:
 def pin(line: str) -> tuple[str, str]:
     """(normalised name, version) of a ``name==version`` line (pip freeze writes
     Jinja2 and jupyter_client where the lock has jinja2 and jupyter-client)."""
-    name, version = line.strip().split("==", 1)
+    name, version = line.split()[0].split("==", 1)  # a lock line may end in " \\" (hashes follow)
     return re.sub(r"[-_.]+", "-", name).lower(), version
 
 

@@ -22,8 +22,9 @@ def instructions() -> list[tuple[str, str]]:
 
 
 def pins(name: str) -> dict[str, str]:
+    """name -> version of a lock's ``name==version`` lines (a hash follows on the next lines)."""
     lines = (PROJECT_ROOT / name).read_text().splitlines()
-    return dict(ln.strip().split("==", 1) for ln in lines if "==" in ln and not ln.startswith(" "))
+    return dict(ln.split()[0].split("==", 1) for ln in lines if "==" in ln and not ln.startswith(" "))
 
 
 def test_app_folder_belongs_to_the_app_user_before_user():
@@ -43,6 +44,7 @@ def test_app_folder_belongs_to_the_app_user_before_user():
 def test_the_image_installs_the_runtime_lock_only():
     runs = " ".join(args for op, args in instructions() if op in ("RUN", "COPY"))
     assert "requirements-runtime.txt" in runs
+    assert "--require-hashes -r requirements-runtime.txt" in runs  # every download checked
     assert not re.search(r"requirements\.txt", runs), "the dev lock has test tools"
     assert "LOCK_FILE=requirements-runtime.txt" in runs  # make setup with the runtime lock
 
@@ -63,3 +65,26 @@ def test_requires_python_is_what_the_lock_needs():
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
     required = SpecifierSet(project["requires-python"])
     assert "3.11.4" not in required and "3.11.5" in required and "3.11.7" in required
+
+
+def test_every_pin_of_both_locks_has_its_hashes():
+    """pip install -r a lock with hashes checks every download; it refuses a lock
+    where one requirement has none, so each pin must carry its own."""
+    for name in ("requirements.txt", "requirements-runtime.txt"):
+        text = (PROJECT_ROOT / name).read_text()
+        blocks = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 1)[1])
+        pinned = [block for block in blocks if "==" in block.split("\n", 1)[0]]
+        assert len(pinned) == len(pins(name)) > 50
+        unhashed = [block.split()[0] for block in pinned if "--hash=sha256:" not in block]
+        assert not unhashed, f"{name}: pins without a hash: {unhashed}"
+
+
+def test_the_image_installs_the_project_without_deps_after_the_hashed_lock():
+    """The hashed lock in one pip call (hash-checking mode), the project itself
+    (no hash possible) in another: make setup, run by the image, does both."""
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    recipe = makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    installs = [line.strip() for line in recipe.splitlines() if "pip install" in line]
+    assert len(installs) == 2
+    assert "--require-hashes -r $(LOCK_FILE)" in installs[0] and "-e ." not in installs[0]
+    assert "--no-deps -e ." in installs[1] and "--require-hashes" not in installs[1]

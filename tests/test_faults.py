@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import csv_records, output_csvs
 from suite_runner import Runner, suite_env
 
 from lib.config import PROJECT_ROOT, make_params
@@ -53,12 +54,6 @@ def _statuses(output: str) -> dict[str, str]:
         r"^(\d\d_\w+)\s+(ok|FAILED|interrupted|not run|up to date)\s", output, re.M)}
 
 
-def _csvs(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes()
-            for p in [*out.glob("*.csv"), *out.glob("rejects/*.csv")]
-            if not p.name.startswith(".")}
-
-
 def _files(out: Path) -> dict[str, bytes]:
     """Every file a run leaves, but its logs, locks, manifests and run
     records (which a run rewrites by design: they say what *this* run did)."""
@@ -72,14 +67,9 @@ def _scratch(out: Path) -> list[str]:
                   for p in out.glob(pattern))
 
 
-def _rows(path: Path) -> list[dict]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
 def _assert_complete(out: Path) -> None:
     """Every CSV parses to its end, every row as long as the header."""
-    for name, content in _csvs(out).items():
+    for name, content in output_csvs(out).items():
         text = content.decode("utf-8")
         assert text.endswith("\n"), name
         rows = list(csv.reader(text.splitlines()))
@@ -101,7 +91,7 @@ def clean(tmp_path_factory, pinned, spark_remote) -> dict[str, bytes]:
     code, output = _run(tmp, "clean", Path(pinned["data_dir"]), tmp / "out", "--only", SUITE,
                         "--no-report", env=_env(spark_remote))
     assert code == 0, output
-    return _csvs(tmp / "out")
+    return output_csvs(tmp / "out")
 
 
 # -- 1. an input rewritten during the run ---------------------------------------------
@@ -134,11 +124,11 @@ def test_an_input_rewritten_during_a_run_is_not_mixed_in(tmp_path, data, clean, 
     _append_orders(data / "tickets.csv", 300)
     code, output = run.wait(), run.output
     assert code == 0, output
-    quality = {(r["dataset"], r["outcome"]): int(r["rows"]) for r in _rows(out / "data_quality.csv")}
-    orders = sum(int(r["order_count"]) for r in _rows(out / "01_events.csv"))
-    assert orders == len(_rows(out / "08_tickets_denormalized.csv")) \
-        == len(_rows(out / "09_fact_transaction.csv")) == quality[("tickets", "clean")]
-    assert _csvs(out) == clean  # every output from the version the run started with
+    quality = {(r["dataset"], r["outcome"]): int(r["rows"]) for r in csv_records(out / "data_quality.csv")}
+    orders = sum(int(r["order_count"]) for r in csv_records(out / "01_events.csv"))
+    assert orders == len(csv_records(out / "08_tickets_denormalized.csv")) \
+        == len(csv_records(out / "09_fact_transaction.csv")) == quality[("tickets", "clean")]
+    assert output_csvs(out) == clean  # every output from the version the run started with
     assert f"note: {data / 'tickets.csv'} changed during the run" in output
     staged = [p.name for p in (out / "_staging").iterdir() if not p.name.startswith(".")]
     assert len(staged) == 1, staged
@@ -238,8 +228,8 @@ def test_a_killed_spark_server_fails_the_run_quickly(tmp_path, pinned, clean, sp
     code, output = _run(tmp_path, "rerun", Path(pinned["data_dir"]), out, "--only", "00,01,08",
                         "--no-report", env=_env(spark_remote))
     assert code == 0, output
-    assert _csvs(out) == {name: clean[name] for name in _csvs(out)}
-    assert "08_tickets_denormalized.csv" in _csvs(out)
+    assert output_csvs(out) == {name: clean[name] for name in output_csvs(out)}
+    assert "08_tickets_denormalized.csv" in output_csvs(out)
 
 
 # -- 3. a full disk ------------------------------------------------------------------------
@@ -313,7 +303,7 @@ def test_a_full_disk_stops_the_run_and_keeps_the_earlier_outputs(
     code, output = _run(tmp_path, "again", data, out, *args, env=_env(spark_remote))
     assert code == 0, output
     assert _outputs(_files(out)) == _outputs(before)
-    assert set(_csvs(out)) == {"data_quality.csv", "01_events.csv",
+    assert set(output_csvs(out)) == {"data_quality.csv", "01_events.csv",
                                "rejects/tickets_rejected.csv", "rejects/customers_rejected.csv"}
 
 

@@ -14,10 +14,17 @@ Fixture (clean data as staging produces it):
 
 from __future__ import annotations
 
-import hashlib
-
-import pytest
-from helpers import assert_rows, customers_df, d, money, rows, tickets_df
+from helpers import (
+    SCHEMAS,
+    assert_rows,
+    columns_of,
+    customers_df,
+    d,
+    event_id,
+    money,
+    rows,
+    tickets_df,
+)
 
 from lib import cleaning
 from lib.insights import customers as CU
@@ -51,53 +58,35 @@ CUSTOMERS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tickets(spark):
-    return tickets_df(spark, TICKETS)
-
-
-@pytest.fixture(scope="module")
-def customers(spark):
-    return customers_df(spark, CUSTOMERS)
-
-
-def expected_event_id(name: str, date: str) -> str:
-    return "EV-" + hashlib.sha256(f"{name}|{date}".encode()).hexdigest()[:12]
-
-
 # --- 01 events ---------------------------------------------------------------
 
 
-EVENTS_COLUMNS = [
-    "event_id", "event_name", "event_date", "event_date_display", "venue", "season",
-    "order_count", "tickets_sold", "net_sales",
-]
 EVENTS_ROWS = [  # in the contract's row order: event_date, then event_name (code point)
-    (expected_event_id("zulu v Yankee", "2023-08-01"), "zulu v Yankee", d("2023-08-01"),
+    (event_id("zulu v Yankee", "2023-08-01"), "zulu v Yankee", d("2023-08-01"),
      "Tue 01 Aug 2023", "Zulu Park", "2023/24", 1, 1, money("15.00")),
-    (expected_event_id("(Cup) Final", "2023-08-12"), "(Cup) Final", d("2023-08-12"),
+    (event_id("(Cup) Final", "2023-08-12"), "(Cup) Final", d("2023-08-12"),
      "Sat 12 Aug 2023", "Cup Stadium", "2023/24", 1, 5, money("100.00")),
-    (expected_event_id(RISKY, "2023-08-12"), RISKY, d("2023-08-12"),
+    (event_id(RISKY, "2023-08-12"), RISKY, d("2023-08-12"),
      "Sat 12 Aug 2023", "Town Ground", "2023/24", 2, 2, money("20.50")),
     # O1, O2, O5; venue of the first clean order in file order (O1)
-    (expected_event_id(HARBOUR, "2023-08-12"), HARBOUR, d("2023-08-12"),
+    (event_id(HARBOUR, "2023-08-12"), HARBOUR, d("2023-08-12"),
      "Sat 12 Aug 2023", "Harbour Park", "2023/24", 3, 7, money("130.00")),
-    (expected_event_id("apple Town v Zebra", "2023-08-12"), "apple Town v Zebra",
+    (event_id("apple Town v Zebra", "2023-08-12"), "apple Town v Zebra",
      d("2023-08-12"), "Sat 12 Aug 2023", "Orchard", "2023/24", 1, 2, money("30.00")),
     # the same fixture name on another date is another event: O3, O10, O11
-    (expected_event_id(HARBOUR, "2024-01-20"), HARBOUR, d("2024-01-20"),
+    (event_id(HARBOUR, "2024-01-20"), HARBOUR, d("2024-01-20"),
      "Sat 20 Jan 2024", "Harbour Park", "2023/24", 3, 10, money("200.00")),
 ]
 
 
 def test_01_events_one_row_per_name_and_date(tickets):
     result = EV.events_summary(tickets, season_start_month=8)
-    assert result.columns == EVENTS_COLUMNS
+    assert result.dtypes == columns_of(SCHEMAS["01"])
     assert sorted(rows(result), key=lambda r: (r[2], r[1])) == EVENTS_ROWS
 
 
 def test_01_events_by_date_then_name(tickets):
-    assert_rows(EV.events_summary(tickets, season_start_month=8), EVENTS_COLUMNS, EVENTS_ROWS)
+    assert_rows(EV.events_summary(tickets, season_start_month=8), SCHEMAS["01"], EVENTS_ROWS)
 
 
 def test_01_event_written_in_four_date_formats_is_one_event(spark):
@@ -132,7 +121,7 @@ def test_01_event_written_in_four_date_formats_is_one_event(spark):
 def test_02_tickets_by_title_desc_then_title(tickets, customers):
     assert_rows(
         CU.tickets_by_title(tickets, customers),
-        ["customer_title", "tickets_sold", "order_count", "customer_count"],
+        SCHEMAS["02"],
         [
             ("Mr", 13, 6, 2),  # customer 1: 2+1+3+1, 4 orders; customer 3: 5+1, 2 orders
             ("Dr", 7, 2, 1),  # tie on 7 tickets with Mrs: title asc, 'D' < 'M'
@@ -148,7 +137,7 @@ def test_02_tickets_by_title_desc_then_title(tickets, customers):
 def test_03_customer_events_list_by_date_then_raw_name(tickets, customers):
     assert_rows(
         CU.customer_events(tickets, customers),
-        ["customer_id", "first_name", "last_name", "event_count", "events"],
+        SCHEMAS["03"],
         [
             (1, "Ann", "Able", 3,
              f"'{RISKY} (2023-08-12); {HARBOUR} (2023-08-12); {HARBOUR} (2024-01-20)"),
@@ -179,7 +168,7 @@ def test_03_list_item_that_looks_like_a_number_is_still_escaped(spark, customers
 def test_04_every_customer_with_event_count_and_multi_event(tickets, customers):
     assert_rows(
         CU.customers_multi_event(tickets, customers),
-        ["customer_id", "customer_title", "first_name", "last_name", "event_count", "MultiEvent"],
+        SCHEMAS["04"],
         [
             (1, "Mr", "Ann", "Able", 3, True),
             (2, "Mrs", "Bea", "Baker", 3, True),

@@ -12,7 +12,7 @@ Rows are given out of order on purpose.
 from __future__ import annotations
 
 import pytest
-from helpers import assert_rows, d, money, tickets_df, ts
+from helpers import SCHEMAS, assert_rows, d, money, tickets_df, ts
 
 from lib.insights import orders as O
 
@@ -27,18 +27,10 @@ TICKETS = [
     (7, "B-1", 2, "Ev A", "2023-01-20", "V", "2023-01-15 10:00:00", 1, "10.00"),
     (8, "A-3", 1, "Ev B", "2023-02-01", "V", "2023-01-03 10:00:00", 5, "55.00"),
 ]
-RANKED_COLUMNS = [
-    "customer_id", "order_id", "event_name", "event_date", "purchase_ts", "quantity", "net_sales",
-]
-
-
-@pytest.fixture(scope="module")
-def tickets(spark):
-    return tickets_df(spark, TICKETS)
 
 
 def test_05_largest_order_per_customer(tickets):
-    assert_rows(O.largest_order(tickets), RANKED_COLUMNS, [
+    assert_rows(O.largest_order(tickets), SCHEMAS["05"], [
         # both 5: A-3 was bought earlier
         (1, "A-3", "Ev B", d("2023-02-01"), ts("2023-01-03 10:00:00"), 5, money("55.00")),
         # O-9 and O-10 both 4 at the same second: 'O-10' < 'O-9'
@@ -48,7 +40,7 @@ def test_05_largest_order_per_customer(tickets):
 
 
 def test_06_second_largest_order_per_customer_with_two_orders(tickets):
-    assert_rows(O.second_largest_order(tickets), RANKED_COLUMNS, [
+    assert_rows(O.second_largest_order(tickets), SCHEMAS["05"], [
         # equal quantities are still two ranks
         (1, "A-2", "Ev B", d("2023-02-01"), ts("2023-01-05 10:00:00"), 5, money("50.00")),
         (2, "O-9", "Ev C", d("2023-03-01"), ts("2023-02-01 12:00:00"), 4, money("40.00")),
@@ -66,8 +58,7 @@ def test_order_of_rank_deeper_ranks_and_bad_rank(tickets):
 def test_07_quantity_delta_in_purchase_order(tickets):
     assert_rows(
         O.order_quantity_delta(tickets),
-        ["customer_id", "order_id", "purchase_ts", "event_name", "event_date",
-         "quantity", "previous_quantity", "quantity_delta"],
+        SCHEMAS["07"],
         [
             (1, "A-1", ts("2023-01-01 10:00:00"), "Ev A", d("2023-01-20"), 3, None, None),
             (1, "A-3", ts("2023-01-03 10:00:00"), "Ev B", d("2023-02-01"), 5, 3, 2),

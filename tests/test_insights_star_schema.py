@@ -4,53 +4,30 @@ from __future__ import annotations
 
 import hashlib
 
-import pytest
-from helpers import assert_rows, customers_df, d, money, rows, tickets_df, ts
+import star_rows
+from helpers import (
+    assert_rows,
+    columns_of,
+    contract_schema,
+    d,
+    event_id,
+    money,
+    rows,
+    tickets_df,
+    ts,
+)
+from star_rows import FINAL, HARBOUR
 
 from lib.insights import events, star_schema
 
-HARBOUR = "Harbour City v Northgate"
-FINAL = "Cup Final"
-
-# (row_seq, order_id, customer_id, event_name, event_date, venue, purchase_ts, qty, net_sales)
-TICKETS = [
-    (1, "O1", 1, HARBOUR, "2023-08-12", "Harbour Park", "2023-07-01 10:00:00", 2, "20.00"),
-    # same event, later in the file, another venue: the event keeps its first venue
-    (2, "O2", 2, HARBOUR, "2023-08-12", "Other Ground", "2023-07-01 09:00:00", 1, "10.50"),
-    (3, "O3", 1, FINAL, "2024-05-01", "Wembley", "2024-01-01 12:00:00", 4, "100.00"),
-    # same purchase time as O3: order_id breaks the tie
-    (4, "O0", 2, FINAL, "2024-05-01", "Wembley", "2024-01-01 12:00:00", 1, "25.00"),
-    # same name on another date is another event (venue unknown)
-    (5, "O5", 2, HARBOUR, "2024-08-12", None, "2024-08-01 00:00:00", 3, "30.00"),
-]
-# (row_seq, customer_id, title, first, last, email, phone, postcode)
-CUSTOMERS = [
-    (1, 1, "Mr", "Ann", "Smith", "ann@example.com", "+44 7700 900123", "AB1 2CD"),
-    (2, 2, "Unknown", "=Bob", None, None, None, None),
-    (3, 3, "Dr", "Cy", "Lee", "cy@example.com", "07700", "ZZ9 9ZZ"),  # never ordered
-]
-
-
-def eid(name: str, date: str) -> str:
-    """The stable event_id (docs/contract.md §6.3), worked out independently of Spark."""
-    return "EV-" + hashlib.sha256(f"{name}|{date}".encode()).hexdigest()[:12]
-
-
-@pytest.fixture(scope="module")
-def tickets(spark):
-    return tickets_df(spark, TICKETS)
-
-
-@pytest.fixture(scope="module")
-def customers(spark):
-    return customers_df(spark, CUSTOMERS)
-
+# the rows the tickets and customers fixtures (tests/conftest.py) read
+TICKETS, CUSTOMERS = star_rows.TICKETS, star_rows.CUSTOMERS
 
 ANN = (1, "Mr", "Ann", "Smith", "ann@example.com", "+44 7700 900123", "AB1 2CD")
 BOB = (2, "Unknown", "=Bob", None, None, None, None)
-H23 = (eid(HARBOUR, "2023-08-12"), HARBOUR, d("2023-08-12"), "Harbour Park", "2023/24")
-FIN = (eid(FINAL, "2024-05-01"), FINAL, d("2024-05-01"), "Wembley", "2023/24")
-H24 = (eid(HARBOUR, "2024-08-12"), HARBOUR, d("2024-08-12"), None, "2024/25")
+H23 = (event_id(HARBOUR, "2023-08-12"), HARBOUR, d("2023-08-12"), "Harbour Park", "2023/24")
+FIN = (event_id(FINAL, "2024-05-01"), FINAL, d("2024-05-01"), "Wembley", "2023/24")
+H24 = (event_id(HARBOUR, "2024-08-12"), HARBOUR, d("2024-08-12"), None, "2024/25")
 
 EXPECTED_08 = [
     ("O2", ts("2023-07-01 09:00:00"), 1, money("10.50"), *H23, *BOB),
@@ -65,11 +42,7 @@ def test_denormalized_columns_rows_and_order(tickets, customers):
     result = star_schema.tickets_denormalized(tickets, customers, 8)
     assert_rows(
         result,
-        [
-            "order_id", "purchase_ts", "quantity", "net_sales", "event_id", "event_name",
-            "event_date", "venue", "season", "customer_id", "customer_title", "first_name",
-            "last_name", "email", "phone", "postcode",
-        ],
+        contract_schema("tickets_denormalized"),
         EXPECTED_08,
     )
 
@@ -82,7 +55,7 @@ def test_denormalized_season_follows_start_month(tickets, customers):
 def test_dim_customer_has_every_clean_customer(customers):
     assert_rows(
         star_schema.dim_customer(customers),
-        ["customer_id", "customer_title", "first_name", "last_name", "email", "phone", "postcode"],
+        contract_schema("dim_customer"),
         [ANN, BOB, (3, "Dr", "Cy", "Lee", "cy@example.com", "07700", "ZZ9 9ZZ")],
     )
 
@@ -90,7 +63,7 @@ def test_dim_customer_has_every_clean_customer(customers):
 def test_dim_event_by_date_then_name(tickets):
     assert_rows(
         star_schema.dim_event(tickets, 8),
-        ["event_id", "event_name", "event_date", "venue", "season"],
+        contract_schema("dim_event"),
         [H23, FIN, H24],
     )
 
@@ -98,7 +71,7 @@ def test_dim_event_by_date_then_name(tickets):
 def test_fact_transaction_keys_and_order(tickets):
     assert_rows(
         star_schema.fact_transaction(tickets),
-        ["order_id", "customer_id", "event_id", "purchase_ts", "quantity", "net_sales"],
+        contract_schema("fact_transaction"),
         [
             ("O2", 2, H23[0], ts("2023-07-01 09:00:00"), 1, money("10.50")),
             ("O1", 1, H23[0], ts("2023-07-01 10:00:00"), 2, money("20.00")),
@@ -113,7 +86,7 @@ def test_joining_the_model_reproduces_08_row_for_row(tickets, customers):
     rebuilt = star_schema.rebuild_denormalized(
         star_schema.fact_transaction(tickets), star_schema.dim_customer(customers), star_schema.dim_event(tickets, 8)
     )
-    assert_rows(rebuilt, list(star_schema.DENORMALIZED_COLUMNS), EXPECTED_08)
+    assert_rows(rebuilt, contract_schema("tickets_denormalized"), EXPECTED_08)
 
 
 def test_event_id_is_the_same_in_01_08_and_09(tickets, customers):
@@ -143,13 +116,13 @@ def test_event_id_is_stable_across_runs_and_seasons(spark, tickets):
 def test_no_orders_gives_empty_tables_with_the_columns(spark, customers):
     empty = tickets_df(spark, [])
     result = star_schema.tickets_denormalized(empty, customers, 8)
-    assert result.columns == list(star_schema.DENORMALIZED_COLUMNS)
+    assert result.dtypes == columns_of(contract_schema("tickets_denormalized"))
     assert result.count() == 0
     assert star_schema.fact_transaction(empty).count() == 0
 
 
 def test_joining_the_model_reproduces_08_on_the_pinned_data(spark, tmp_path_factory):
-    """What notebook 09 no longer checks on every run (two full joins): the
+    """What notebook 09 does not check on every run (two full joins): the
     model's tables, joined, equal 08 computed directly, row for row and in order."""
     from lib.config import make_params
     from lib.staged import load_staged

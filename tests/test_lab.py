@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
+from helpers import output_csvs
 from processes import alive, cmdline, listening, tree, wait_gone
 
 from lib.config import PROJECT_ROOT
@@ -366,11 +367,6 @@ def _flock_holders(path: Path) -> dict[int, str]:
     return holders
 
 
-def _csvs(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.csv"))
-            if not p.name.startswith(".")}
-
-
 @pytest.mark.slow
 def test_a_suite_run_shares_the_lab_server_with_a_notebook_run_in_the_browser(
         lab_server, browser, tmp_path, record_property):
@@ -436,10 +432,10 @@ def test_a_suite_run_shares_the_lab_server_with_a_notebook_run_in_the_browser(
     assert code == 0, output
     assert "Starting a local Spark Connect server" not in output, output
     assert runner_java == set(), "the runner started a JVM of its own"
-    csvs = _csvs(out)
-    assert len(csvs) > 12 and csvs == _csvs(tmp_path / "clean"), sorted(
-        name for name in set(csvs) | set(_csvs(tmp_path / "clean"))
-        if csvs.get(name) != _csvs(tmp_path / "clean").get(name))
+    csvs = output_csvs(out)
+    assert len(csvs) > 12 and csvs == output_csvs(tmp_path / "clean"), sorted(
+        name for name in set(csvs) | set(output_csvs(tmp_path / "clean"))
+        if csvs.get(name) != output_csvs(tmp_path / "clean").get(name))
     # the run let go of Lab's server and left it running for Lab
     assert alive({server}) and json.loads(state.read_text())["pid"] == server
     assert run.proc.pid not in _flock_holders(users)

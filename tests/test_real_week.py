@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import output_csvs
 from suite_runner import run_suite, suite_env
 
 from lib import staged
@@ -64,11 +65,6 @@ def _statuses(output: str) -> dict[str, str]:
         r"^(\d\d_\w+)\s+(ok|FAILED|up to date)\s", output, re.M)}
 
 
-def _csvs(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes()
-            for p in [*out.glob("*.csv"), *out.glob("rejects/*.csv")]}
-
-
 @pytest.fixture(scope="module")
 def week(tmp_path_factory, pinned, spark_remote):
     """A run, then reruns after each of the week's edits, on the shared server."""
@@ -81,7 +77,7 @@ def week(tmp_path_factory, pinned, spark_remote):
                          "--as-of-date", pinned["as_of_date"], "--no-report",
                          env=suite_env(spark_remote))
         assert done.returncode == 0, f"{label}:\n{done.stdout}{done.stderr}"
-        return {"statuses": _statuses(done.stdout), "csvs": _csvs(out)}
+        return {"statuses": _statuses(done.stdout), "csvs": output_csvs(out)}
 
     facts = {"first": run("first")}
     facts["unchanged"] = run("unchanged")
@@ -137,7 +133,7 @@ def test_another_time_zone_and_locale_give_byte_identical_outputs(tmp_path, pinn
     done = run_suite("--data-dir", pinned["data_dir"], "--output-dir", str(out), "--only", ONLY,
                      "--as-of-date", pinned["as_of_date"], "--no-report", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert _csvs(out) == week["first"]["csvs"]
+    assert output_csvs(out) == week["first"]["csvs"]
 
 
 def _read_only_project(command: str) -> subprocess.CompletedProcess:

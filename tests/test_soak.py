@@ -50,9 +50,9 @@ MARK = "TICKET_INSIGHTS_SOAK"  # in every run's environment, so its processes ca
 # - Heap in use after full GCs (jcmd), at most +50 %. Spark keeps the last
 #   jobs, stages and SQL executions even with its UI off (1000 of each by
 #   default: with those, this grew 107 -> 136 MiB from run 5 to 19, still
-#   filling up); the server here keeps 50, so it is full early: 101 -> 102 MiB. The sessions a
-#   shut-down kernel used to leave on the server added ~36 MiB per complete
-#   batch, i.e. +290 MiB (+250 %) by run 20.
+#   filling up); the server here keeps 50, so it is full early: 101 -> 102 MiB. Sessions left on the
+#   server by shut-down kernels would add ~36 MiB per complete batch, i.e.
+#   +290 MiB (+250 %) by run 20.
 # - Threads at rest (Spark's exchange pools start a thread per task up to
 #   their cap while busy and drop idle ones after 60 s, so threads are
 #   counted after the pools have been idle that long), at most +10 % (63 -> 63).

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from processes import listening, tree, wait_gone
-from test_tables import output_dir  # noqa: F401 - the module fixture: the four tables saved
 
 from lib import tables
 from lib.config import PROJECT_ROOT
@@ -43,8 +42,8 @@ def _rows(spark, name: str) -> int:
 
 # -- every session made by lib sees the tables ---------------------------------------------------
 
-def test_a_lib_session_lists_and_reads_the_tables(spark, output_dir):  # noqa: F811
-    session = tables.open_session(output_dir)
+def test_a_lib_session_lists_and_reads_the_tables(spark, saved_tables):
+    session = tables.open_session(saved_tables)
     shown = {row.tableName: row.isTemporary for row in session.sql("SHOW TABLES").collect()}
     assert set(tables.TABLE_NAMES) <= set(shown)
     assert all(shown[name] for name in tables.TABLE_NAMES)  # session views, no metastore
@@ -52,14 +51,14 @@ def test_a_lib_session_lists_and_reads_the_tables(spark, output_dir):  # noqa: F
     assert session.table("fact_transaction").columns[:2] == ["order_id", "customer_id"]
 
 
-def test_a_session_on_the_shared_server_lists_and_reads_the_tables(output_dir,  # noqa: F811
+def test_a_session_on_the_shared_server_lists_and_reads_the_tables(saved_tables,
                                                                    spark_remote):
     code = ("import sys; from lib.tables import open_session, TABLE_NAMES\n"
             "s = open_session(sys.argv[1])\n"
             "names = {r.tableName for r in s.sql('SHOW TABLES').collect()}\n"
             "assert set(TABLE_NAMES) <= names, names\n"
             "print(s.table('dim_event').count(), s.table('fact_transaction').count())\n")
-    done = subprocess.run([sys.executable, "-c", code, str(output_dir)], cwd=PROJECT_ROOT,
+    done = subprocess.run([sys.executable, "-c", code, str(saved_tables)], cwd=PROJECT_ROOT,
                           env={**os.environ, "SPARK_REMOTE": spark_remote},
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -112,12 +111,12 @@ def _values(out: str) -> list[str]:
 
 
 @pytest.fixture
-def server(output_dir, tmp_path):  # noqa: F811
+def server(saved_tables, tmp_path):
     port = free_port()
     log = tmp_path / "sql-server.log"
     with log.open("w") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "lib.suite.sql_server", "--output-dir", str(output_dir),
+            [sys.executable, "-m", "lib.suite.sql_server", "--output-dir", str(saved_tables),
              "--port", str(port)], cwd=tmp_path, env=_env(), stdout=handle,
             stderr=subprocess.STDOUT, start_new_session=True)
     pids: set[int] = set()
@@ -142,14 +141,14 @@ def server(output_dir, tmp_path):  # noqa: F811
 
 
 @pytest.mark.slow
-def test_the_server_serves_the_tables_over_jdbc(spark, server, output_dir, tmp_path):  # noqa: F811
+def test_the_server_serves_the_tables_over_jdbc(spark, server, saved_tables, tmp_path):
     port, process, log = server
     text = log.read_text()
     assert f"jdbc:hive2://127.0.0.1:{port}/default" in text and f"kill {process.pid}" in text
     # loopback only
     bound = {ip for _, ip, p in listening(tree(process.pid)) if p == port}
     assert bound and all(sql_server.is_loopback(ip.removeprefix("::ffff:")) for ip in bound), bound
-    tables.register_tables(spark, output_dir / "warehouse")
+    tables.register_tables(spark, saved_tables / "warehouse")
     facts, customers = _rows(spark, "fact_transaction"), _rows(spark, "dim_customer")
     began = time.monotonic()
     first = _beeline(port, "SELECT count(*) AS n FROM fact_transaction", tmp_path)
@@ -165,16 +164,16 @@ def test_the_server_serves_the_tables_over_jdbc(spark, server, output_dir, tmp_p
     # nothing in the working directory or the repo: Hive's files are under the output folder
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sql-server.log"]
     assert not (PROJECT_ROOT / "metastore_db").exists() and not (PROJECT_ROOT / "derby.log").exists()
-    assert (output_dir / ".sql-server").is_dir()
+    assert (saved_tables / ".sql-server").is_dir()
 
 
 @pytest.mark.slow
-def test_the_shell_sees_the_tables(spark, output_dir, tmp_path):  # noqa: F811
-    tables.register_tables(spark, output_dir / "warehouse")
+def test_the_shell_sees_the_tables(spark, saved_tables, tmp_path):
+    tables.register_tables(spark, saved_tables / "warehouse")
     began = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "lib.suite.sql_server", "--shell", "--output-dir",
-         str(output_dir), "--", "-e", "SHOW TABLES; SELECT count(*) FROM dim_event"],
+         str(saved_tables), "--", "-e", "SHOW TABLES; SELECT count(*) FROM dim_event"],
         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     print(f"\n[timing] spark-sql shell: {time.monotonic() - began:.1f} s")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -182,4 +181,4 @@ def test_the_shell_sees_the_tables(spark, output_dir, tmp_path):  # noqa: F811
     assert set(tables.TABLE_NAMES) <= {line.split()[0] for line in lines if line.strip()}
     assert lines[-1].strip() == str(_rows(spark, "dim_event"))
     assert not list(tmp_path.iterdir())  # nothing in the working directory
-    assert not [p for p in output_dir.iterdir() if p.name.startswith(".sql-shell-")]
+    assert not [p for p in saved_tables.iterdir() if p.name.startswith(".sql-shell-")]

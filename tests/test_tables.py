@@ -16,29 +16,14 @@ import sys
 import textwrap
 
 import pytest
-from helpers import customers_df, tickets_df
-from test_insights_star_schema import CUSTOMERS, FINAL, HARBOUR, TICKETS, eid
+from helpers import event_id
+from star_rows import FINAL, HARBOUR
 
 from lib import tables
 from lib.config import PROJECT_ROOT, make_params
 from lib.errors import UnknownTableError
 from lib.insights import star_schema
 from lib.query import run_query
-
-
-@pytest.fixture(scope="module")
-def output_dir(spark, tmp_path_factory):
-    """An output folder where 08's and 09's tables have been saved."""
-    out = tmp_path_factory.mktemp("output")
-    params = make_params(output_dir=out)
-    tickets, customers = tickets_df(spark, TICKETS), customers_df(spark, CUSTOMERS)
-    tables.save_table(
-        star_schema.tickets_denormalized(tickets, customers, 8), params, "tickets_denormalized"
-    )
-    tables.save_table(star_schema.dim_customer(customers), params, "dim_customer")
-    tables.save_table(star_schema.dim_event(tickets, 8), params, "dim_event")
-    tables.save_table(star_schema.fact_transaction(tickets), params, "fact_transaction")
-    return out
 
 
 def run_python(spark_remote: str, *args: str) -> subprocess.CompletedProcess:
@@ -49,8 +34,8 @@ def run_python(spark_remote: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_tables_are_folders_in_the_warehouse(output_dir):
-    warehouse = output_dir / "warehouse"
+def test_tables_are_folders_in_the_warehouse(saved_tables):
+    warehouse = saved_tables / "warehouse"
     assert tables.list_tables(warehouse) == sorted(tables.TABLE_NAMES)
     # only the tables and the lock: no scratch or retired copies left behind
     assert sorted(p.name for p in warehouse.iterdir()) == [".lock", *sorted(tables.TABLE_NAMES)]
@@ -67,8 +52,8 @@ def test_saving_again_replaces_the_table(spark, tmp_path):
         tables.save_table(spark.range(1), params, "../escape")
 
 
-def test_registered_views_keep_the_types(spark, output_dir):
-    names = tables.register_tables(spark, output_dir / "warehouse")
+def test_registered_views_keep_the_types(spark, saved_tables):
+    names = tables.register_tables(spark, saved_tables / "warehouse")
     assert names == sorted(tables.TABLE_NAMES)
     fact = spark.table("fact_transaction")
     assert dict(fact.dtypes) == {
@@ -78,9 +63,9 @@ def test_registered_views_keep_the_types(spark, output_dir):
     assert spark.table("tickets_denormalized").columns == list(star_schema.DENORMALIZED_COLUMNS)
 
 
-def test_query_prints_contract_formatted_csv(spark, output_dir):
+def test_query_prints_contract_formatted_csv(spark, saved_tables):
     out = io.StringIO()
-    written = run_query(spark, output_dir / "warehouse", """
+    written = run_query(spark, saved_tables / "warehouse", """
         SELECT order_id, first_name, event_date, net_sales, 'a,"b"' AS text
         FROM tickets_denormalized ORDER BY event_date, purchase_ts, order_id""", out, limit=2)
     assert written == 2
@@ -91,9 +76,9 @@ def test_query_prints_contract_formatted_csv(spark, output_dir):
     )
 
 
-def test_query_on_unknown_table_names_it_and_lists_the_tables(spark, output_dir):
+def test_query_on_unknown_table_names_it_and_lists_the_tables(spark, saved_tables):
     with pytest.raises(UnknownTableError) as error:
-        run_query(spark, output_dir / "warehouse", "SELECT * FROM no_such_table", io.StringIO())
+        run_query(spark, saved_tables / "warehouse", "SELECT * FROM no_such_table", io.StringIO())
     message = str(error.value)
     assert "no_such_table" in message
     assert "dim_customer, dim_event, fact_transaction, tickets_denormalized" in message
@@ -132,25 +117,25 @@ FRESH_SESSION = textwrap.dedent("""
 """)
 
 
-def test_a_new_python_and_spark_session_queries_the_tables(output_dir, spark_remote):
-    done = run_python(spark_remote, "-c", FRESH_SESSION, str(output_dir))
+def test_a_new_python_and_spark_session_queries_the_tables(saved_tables, spark_remote):
+    done = run_python(spark_remote, "-c", FRESH_SESSION, str(saved_tables))
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen == {
         "orders": 5,
         "customers": 3,
-        "event_ids": [eid(HARBOUR, "2023-08-12"), eid(FINAL, "2024-05-01"),
-                      eid(HARBOUR, "2024-08-12")],
+        "event_ids": [event_id(HARBOUR, "2023-08-12"), event_id(FINAL, "2024-05-01"),
+                      event_id(HARBOUR, "2024-08-12")],
         "unresolved_fk": 0,
         "rebuilt_minus_denorm": 0,
         "denorm_minus_rebuilt": 0,
-        "fresh_id": eid(FINAL, "2024-05-01"),
+        "fresh_id": event_id(FINAL, "2024-05-01"),
     }
 
 
-def test_query_cli(output_dir, spark_remote):
+def test_query_cli(saved_tables, spark_remote):
     done = run_python(
-        spark_remote, "-m", "lib.query", "--output-dir", str(output_dir),
+        spark_remote, "-m", "lib.query", "--output-dir", str(saved_tables),
         "SELECT season, count(*) AS orders, sum(net_sales) AS net_sales "
         "FROM tickets_denormalized GROUP BY season ORDER BY season",
     )
@@ -162,8 +147,8 @@ def test_query_cli(output_dir, spark_remote):
     ]
 
 
-def test_query_cli_unknown_table_is_a_clear_error(output_dir, spark_remote):
-    done = run_python(spark_remote, "-m", "lib.query", "--output-dir", str(output_dir), "SELECT * FROM nope")
+def test_query_cli_unknown_table_is_a_clear_error(saved_tables, spark_remote):
+    done = run_python(spark_remote, "-m", "lib.query", "--output-dir", str(saved_tables), "SELECT * FROM nope")
     assert done.returncode == 2
     assert done.stdout == ""
     assert "error: table or view `nope` not found" in done.stderr

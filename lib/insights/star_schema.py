@@ -1,22 +1,5 @@
-"""08 and 09: the order-grain denormalized table and the star schema behind it.
-
-09 splits 08 into two dimensions and a fact: ``dim_customer`` (customer grain),
-``dim_event`` (event grain, from :mod:`lib.insights.events`) and
-``fact_transaction`` (order grain). ``fact_transaction`` joins ``dim_customer``
-on ``customer_id`` and ``dim_event`` on ``event_id``; joining the three back
-gives 08 row for row (:func:`rebuild_denormalized`).
-
-The two order-grain results come unsorted too (:func:`denormalized_rows`,
-:func:`fact_rows`): saved as tables they need no order, and their CSVs sort
-the saved table once (``*_ORDER``), instead of sorting 10M rows twice.
-
-``event_id`` is always :func:`lib.columns.event_id` of the event's natural key
-(name, date), so the same event has the same id in 01, 08 and 09, in every run.
-
-The model's integrity rules (:data:`KEY_CHECKS`: every key present and unique,
-every foreign key found) are stated once, here: 09 counts their violations
-with Spark (:func:`key_checks`), the report's data docs
-(``lib.suite.datadocs``) with pyarrow on the tables as written.
+"""08 and 09: the order-grain denormalized table and the star schema behind it
+(``dim_customer``, ``dim_event``, ``fact_transaction``); docs/design.md, "The star schema".
 """
 
 from __future__ import annotations

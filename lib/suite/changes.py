@@ -1,13 +1,8 @@
-"""What changed between two runs, from their two run records alone
-(:mod:`lib.suite.run_record`): rows per output, rejects per reason and the
-reject rate, net sales per season, purchaser-status counts, events that
-appeared or disappeared, the inputs' header and column formats. The
-thresholds that make a change *flagged* are set here, in one place, and so is
-the export-freshness warning.
+"""What changed between two runs, from their two run records alone, with the
+thresholds that flag a change and the export-freshness warning.
 
-``python -m lib.compare OLD NEW`` (``make compare``) prints the same table the
-report shows; OLD and NEW are record files, run folders (``output/runs/<id>``)
-or output folders; with neither, the two newest runs of ``--output-dir``.
+``python -m lib.compare OLD NEW`` (``make compare``): OLD and NEW are record files,
+run folders (``output/runs/<id>``) or output folders; with neither, the two newest runs.
 """
 
 from __future__ import annotations

@@ -1,24 +1,9 @@
 """The command lines of a small Spark standalone cluster, in one place.
 
-``tests/test_cluster.py`` starts a master, two workers and a Spark Connect
-server natively with these commands; ``docker-compose.yml`` (profile
-``cluster``) starts the same processes through this module's command line::
-
-    python -m lib.suite.cluster master --host 0.0.0.0 --port 7077 --webui-port 8080
-    python -m lib.suite.cluster worker spark://spark-master:7077 --webui-port 8081
-    python -m lib.suite.cluster connect spark://spark-master:7077 --host 0.0.0.0 \\
-        --port 15002 --driver-host spark-connect
-
-Each subcommand sets ``JAVA_HOME`` (:func:`lib.java.ensure_java`) and
-``SPARK_HOME`` (the ``pyspark`` package, which carries Spark's jars and
-``bin/spark-class``) and execs the command; the test compares the compose
-file's commands with these functions' output.
-
-The Connect server is the runner's (:func:`lib.suite.connect_server.server_command`:
-the project's session settings, quiet logging, UTC), pointed at the master,
-with executors of ``EXECUTOR_MEMORY`` (at most a worker's memory). Inside
-containers it listens on 0.0.0.0 and tells the executors to call the driver
-back at its service name; natively everything stays on 127.0.0.1.
+``tests/test_cluster.py`` starts these natively; ``docker-compose.yml`` (profile
+``cluster``) through this module's command line, e.g.
+``python -m lib.suite.cluster worker spark://spark-master:7077 --webui-port 8081``.
+Each subcommand sets ``JAVA_HOME`` and ``SPARK_HOME`` and execs the command.
 """
 
 from __future__ import annotations

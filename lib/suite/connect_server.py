@@ -1,20 +1,6 @@
-"""One local Spark Connect server that many notebooks share.
-
-Starting a JVM per notebook costs ~10 s plus a cold first job; a client of a
-warm server connects in about a second. :func:`start_server` launches the
-server shipped in the ``pyspark`` package (``spark-submit --class
-...SparkConnectServer``) on this Python (client and server Pythons must match)
-and the project's Java (:func:`lib.java.ensure_java`), bound to 127.0.0.1 on a
-free port and guarded by a random token, and waits until the server's own
-process listens on that port (another process may have taken it meanwhile: a
-kernel's socket once did) and a real client query succeeds. Every wait has a
-deadline and stays interruptible: Ctrl-C or SIGTERM end a start at any moment. Its owner stops it (``server.stop()``) on success, failure and
-Ctrl-C, in a ``finally``.
-
-If the process that started it dies without stopping it (even ``kill -9``), the
-kernel sends the server SIGTERM (Linux ``PR_SET_PDEATHSIG``). That signal is
-tied to the starting *thread*: start the server from a thread that outlives it
-(the main thread).
+"""One local Spark Connect server that many notebooks share: started on loopback
+with a token, waited for with deadlines, stopped by its owner or, if the owner
+dies, by the kernel (docs/design.md, "One warm Spark Connect server").
 """
 
 from __future__ import annotations

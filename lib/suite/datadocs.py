@@ -1,14 +1,6 @@
-"""Data docs for the star schema: each table of 08 and 09 with its columns
-(type and meaning from docs/contract.md §5.6, the type it was written with),
-its row count, and its key and foreign-key checks with their result: the
-rules 09 checks (:data:`lib.insights.star_schema.KEY_CHECKS`), counted the
-same way.
-
-The checks read the tables as written (parquet under ``<output>/warehouse``)
-with pyarrow, one table's key columns at a time: columnar and in C++, so ten
-million orders cost a few hundred MB and seconds, not a Python loop over a
-1.5 GB CSV; row counts come from the parquet footers. No Spark is needed, so
-``python -m lib.report`` can rebuild them alone.
+"""Data docs for the star schema: each table of 08 and 09 with its columns (from
+docs/contract.md §5.6 and as written), row count and key checks, read with
+pyarrow, no Spark (docs/design.md, "The report and its shareable copy").
 """
 
 from __future__ import annotations

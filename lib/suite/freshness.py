@@ -1,22 +1,5 @@
-"""Whether a notebook's outputs are up to date, so a rerun can skip it.
-
-A notebook's run is identified by a fingerprint of what decides its results:
-the pipeline's code (``lib`` without the harness in ``lib/suite``), lock file
-and Spark version (:mod:`lib.fingerprint`, the parts the staged data goes by
-too), the two input files (path, size, modification and status-change time,
-inode) and the notebook file. The runner stores that fingerprint in the
-notebook's manifest once the notebook succeeded. A later run skips the notebook only when all of these hold, and
-re-runs it otherwise (a stale result is worse than a slow one):
-
-* the manifest has the same fingerprint;
-* every run parameter the notebook read (the manifest lists them) is unchanged;
-* every file and table it wrote is still there, unchanged (size and
-  modification time), and so is its executed copy.
-
-The fingerprint is one short digest per part (pipeline code, lock file, Spark
-version, each input, the notebook), joined by ``-``, so :func:`stale_reason`
-can name the part that changed ("input changed: tickets.csv", "notebook
-edited", "lock file changed (dependencies)") for the dry run.
+"""Whether a notebook's outputs are up to date, so a rerun can skip it, and if
+not, which part changed (docs/design.md, "Skipping notebooks that are up to date").
 """
 
 from __future__ import annotations

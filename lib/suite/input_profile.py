@@ -1,12 +1,6 @@
-"""What an input file looks like, for the run record: its fingerprint (size,
-modification time, SHA-256), its header and the formats its columns are
-written in, so a later run can tell when the export changed shape.
-
-Formats are read from the first :data:`SAMPLE_LINES` lines only (a weekly
-export's shape is the same throughout; a whole 10M-line file would cost
-seconds). A format counts as *used* when at least :data:`USED_SHARE_PCT` of
-the sampled values are in it, so the odd dirty value (which the cleaning
-rejects and ``data_quality.csv`` counts) does not look like a new format.
+"""What an input file looks like, for the run record: its fingerprint, header and
+column formats, so a later run can tell when the export changed shape (sampling:
+docs/design.md, "The run record and comparing runs").
 """
 
 from __future__ import annotations

@@ -1,20 +1,5 @@
-"""Jupyter kernels started and warmed up before a notebook needs one.
-
-A fresh kernel costs a few seconds before a notebook's first cell can run:
-the process starts, then ``pyspark``, ``pandas``, ``matplotlib`` and ``lib``
-are imported, then a Spark session is made. The pool does that ahead, in the
-background, while the Spark server starts and while notebook 00 runs, so each
-notebook starts on a kernel that is ready.
-
-Each kernel still runs exactly one notebook and is then shut down: notebooks
-never share a kernel's state. Kernels start one at a time (kernels started at
-the same moment can race for the same free ports, a known jupyter-client
-problem); all kernel management runs on the pool's own event loop thread.
-A kernel's stdout/stderr (and a local JVM's) goes to a log file that is
-renamed ``<output>/logs/NN_name.log`` when a notebook takes the kernel.
-Kernels start in the project folder with the environment the pool is given;
-once the Spark endpoint is known (:meth:`KernelPool.use_remote`) it is in
-the environment of every kernel started, which connects as it warms up.
+"""Jupyter kernels started and warmed up before a notebook needs one; each runs
+exactly one notebook (docs/design.md, "Warm kernels").
 """
 
 from __future__ import annotations

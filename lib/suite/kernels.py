@@ -1,16 +1,6 @@
 """Execute notebooks through papermill, each on its own warm kernel from a
-:class:`~lib.suite.kernel_pool.KernelPool`.
-
-Used by the suite runner (:mod:`lib.run`), one thread per running notebook.
-Each kernel's stdout/stderr (and a local JVM's) goes to
-``<output>/logs/NN_name.log``; on Ctrl-C or SIGTERM
-:func:`~lib.suite.kernel_pool.kill_kernels` stops every kernel still running.
-A kernel whose runner dies even by ``kill -9`` exits by itself within about a
-second (ipykernel polls its parent process). A :class:`~lib.suite.watch.Halt`
-stops a batch early: no further notebook starts (each is "not run" with the
-reason), and those whose Spark is gone are given up after :data:`HALT_WAIT` s.
-Each notebook has a time limit (:class:`Deadline`, the runner's ``--timeout``):
-past it the notebook fails with its cell named and the others go on.
+:class:`~lib.suite.kernel_pool.KernelPool`, one thread per running notebook, each
+with its log, its time limit and a stop on Ctrl-C or a :class:`~lib.suite.watch.Halt`.
 """
 
 from __future__ import annotations

@@ -1,19 +1,8 @@
 """JupyterLab on the project's warm Spark: ``python -m lib.suite.lab`` (``make lab``).
 
-Starts the project's loopback Spark Connect server (:mod:`lib.suite.connect_server`,
-token-guarded, with its Spark UI on 127.0.0.1), or reuses the one a running
-``make lab`` started, then runs ``jupyter lab`` with ``SPARK_REMOTE`` set, so
-every notebook opened in Lab (kernels inherit the variable) shares that one
-JVM. A notebook run without it (papermill, or a Lab started some other way)
-makes its own local session, as before. If ``SPARK_REMOTE`` is already set
-(a cluster), Lab gets that and nothing is started. Arguments the launcher does
-not know go to ``jupyter lab``, e.g. ``--ServerApp.port=8899``; the token stays on.
-
-The server is recorded and leased through :mod:`lib.suite.shared_server`
-(as the suite runner joins it): the launcher that started the server stops it
-when its Lab stops (Lab exits or dies, Ctrl-C) once no one else holds a lease;
-SIGTERM or SIGHUP, or a second Ctrl-C, stops it at once. If the launcher is
-killed outright, Linux stops both its Lab and its server (``PR_SET_PDEATHSIG``).
+Starts or reuses the loopback Spark Connect server, then runs ``jupyter lab``
+with ``SPARK_REMOTE`` set; arguments it does not know go to ``jupyter lab``.
+The server's state file and lease: docs/design.md, "Lab and the server's state file".
 """
 
 from __future__ import annotations

@@ -1,19 +1,8 @@
-"""One HTML page for a run: ``<output>/report/index.html``.
+"""One HTML page for a run: ``<output>/report/index.html``, self-contained.
 
-It shows the parameters, the data-quality summary, the run's lineage
-(:mod:`lib.suite.lineage`), the data docs of the star schema
-(:mod:`lib.suite.datadocs`) and, per insight, its title, its question, its
-chart, a preview of the first rows, and links to its CSV and to its executed
-notebook rendered as HTML (:mod:`lib.suite.pages`). What each notebook wrote, and how
-many rows, comes from its manifest (:mod:`lib.manifest`); the page itself is
-the Jinja2 template ``report.html.j2``. It can be rebuilt on its own:
-``python -m lib.report --output-dir output``.
-
-The report folder is self-contained and uses relative links only, so it can be
-zipped and mailed: charts are copied in, CSVs hard-linked (or copied) in, and
-notebooks rendered without any script from the internet. With a share key
-(``--share``) a second folder, ``report-share/``, and its zip are written
-from the same run without personal data (:mod:`lib.suite.share`).
+Parameters, data quality, lineage, data docs and, per insight, its chart, a
+preview and links to its CSV and executed notebook; ``--share`` adds the copy
+without personal data. Rebuild alone: ``python -m lib.report --output-dir output``.
 """
 
 from __future__ import annotations

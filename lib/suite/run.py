@@ -1,32 +1,8 @@
 """Run the whole notebook suite: ``python -m lib.run`` (what ``make run`` calls).
 
-Notebook 00 runs first, alone (it stages the cleaned inputs every other
-notebook reads), then 01-11 run up to ``--jobs`` at once, each through
-papermill, each saved executed under ``<output>/notebooks/``. One warm Spark
-serves the batch: a local Spark Connect server started here and stopped at the
-end, also on failure and Ctrl-C (``lib.suite.connect_server``). If ``SPARK_REMOTE``
-already names an endpoint (a cluster) it is used and nothing is started; else
-if ``make lab`` runs a server (``lib.suite.shared_server``), the batch joins it, holding
-a lease so Lab's exit does not stop it meanwhile;
-``--no-shared-session`` gives every notebook its own local session instead.
-
-A failing notebook does not stop the others: the summary names it, its failing
-cell and the error's first lines, the executed notebook is kept, and the exit
-code is 1; so does a notebook past its time limit (``--timeout``). Every wait
-has a deadline, and a signal ends the run at any moment, start-up included. Bad parameters and input files that cannot be read (missing, empty,
-wrong header, not UTF-8, not JSON) exit with 2 before any Spark starts and
-before anything is written; Ctrl-C, SIGTERM and SIGHUP with 130. A run holds a
-lock on its output folder and first removes the scratch a killed run left
-there. Finally ``<output>/report/index.html`` is built (``lib.report``).
-
-One version of the inputs per run: the staged version is fixed when the run
-starts (:func:`lib.staged.pin_inputs`) and handed to each notebook in its run
-context (:mod:`lib.run_context`) with the Spark endpoint and its name, so an
-input rewritten meanwhile is not read by this run. Some
-failures stop the batch (:mod:`lib.suite.watch`): the Spark server dying (the
-running notebooks are killed; exit 1), a full disk or Spark out of memory
-(exit 1), an input rewritten before 00 staged it (exit 2); notebooks not
-started are "not run" and the reason is one line.
+Notebook 00 first, then 01-11 up to ``--jobs`` at once on one warm Spark; the
+behaviour and exit codes are in the README ("The suite runner, the report and
+SQL"), the mechanisms in docs/design.md.
 """
 
 from __future__ import annotations
@@ -109,7 +85,7 @@ def _render_page(executed: Path) -> None:
 
     try:
         render_page(executed)
-    except Exception:  # noqa: BLE001, S110 - the report renders it again
+    except Exception:  # noqa: BLE001 - the report renders it again
         pass
 
 

@@ -1,13 +1,6 @@
 """The run record: ``<output>/runs/<UTC time>/run_results.json`` for each run,
-the latest also at ``<output>/run_results.json`` (format: docs/run_results.md,
-schema docs/run_results.schema.json).
-
-Built at the end of a run from what the run already wrote, never by running
-Spark again: the notebooks' manifests, ``data_quality.csv``, the small outputs
-01, 10 and 11, and the last line of 09's fact table (sorted by purchase time).
-It carries the small summaries :mod:`lib.suite.changes` compares, so two runs
-are compared from their two records alone. Keeping it never fails a run: a
-folder that cannot be written gives one warning line.
+the latest also at ``<output>/run_results.json`` (format: docs/run_results.md),
+built from what the run already wrote, never by running Spark again.
 """
 
 from __future__ import annotations

@@ -1,17 +1,6 @@
 """The shareable report: the run's report with personal data taken out
-(docs/contract.md §5.7), as ``<output>/report-share/`` and ``report-share.zip``.
-
-Column by column, by name, for every CSV the report carries: a personal
-column (:data:`PERSONAL`) is dropped or replaced by a keyed token; a column
-the contract names and does not mark personal (:data:`NOT_PERSONAL`) is
-copied; any other column is dropped, so a column added later stays out until
-the contract classifies it. The token of a customer is
-``c_`` + the first 16 hex digits of HMAC-SHA256(key, ``customer_id:<id>``):
-the same customer has the same token in every run made with the same key,
-and a reader without the key cannot get the id back (nor test a guess).
-
-The key is a file outside the output folder (:func:`load_key`), created with
-32 random bytes and mode 0600 on first use.
+(docs/contract.md §5.7), as ``<output>/report-share/`` and ``report-share.zip``;
+how columns are treated: docs/design.md, "The report and its shareable copy".
 """
 
 from __future__ import annotations

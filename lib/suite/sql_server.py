@@ -3,22 +3,8 @@
     python -m lib.suite.sql_server --output-dir output [--port 10000] [--host 127.0.0.1]
     python -m lib.suite.sql_server --output-dir output --shell
 
-The server is Spark's Thrift server (``HiveThriftServer2``, bundled with
-``pyspark``) started inside one local Spark whose catalog is in memory:
-``tickets_denormalized``, ``dim_customer``, ``dim_event`` and
-``fact_transaction`` are registered there as external parquet tables over
-``<output>/warehouse/<name>``, so every JDBC connection sees them (``SHOW
-TABLES``, ``SELECT ...``). There is no Hive metastore database: nothing is
-shared with, or locked against, notebooks or other servers; Hive's scratch
-files and ``derby.log`` go to ``<output>/.sql-server/``.
-
-It listens on 127.0.0.1 only; another address needs an explicit opt-in
-(``--allow-remote`` or ``SQL_ALLOW_REMOTE=1``), because the server has no
-authentication: put it behind TLS and authentication first (README, "Scaling
-out"). Stop it with Ctrl-C or ``kill <pid>`` (SIGTERM).
-
-``--shell`` runs the bundled ``spark-sql`` with the same tables as temporary
-views (an init file), its scratch under ``<output>/.sql-shell-*`` removed on exit.
+Loopback only unless ``--allow-remote``: the server has no authentication (README,
+"Scaling out"). How it works: docs/design.md, "The SQL server".
 """
 
 from __future__ import annotations

@@ -1,15 +1,5 @@
-"""What stops a batch before its end, and the one line that says why.
-
-A :class:`Halt` holds the first reason a batch must stop: the Spark server
-process died (:class:`ServerWatch` notices within half a second), the output
-folder's disk is full, Spark ran out of memory, or an input was rewritten
-during the run. :func:`lib.suite.kernels.run_batch` then starts no further
-notebook; those still running are killed when the server is gone (they could
-only wait for it), and are let finish otherwise.
-
-:func:`named_failure` turns the errors that have a known cause (a Java
-exception inside a notebook, an ``OSError`` in the runner) into one line that
-names the cause and what to do, instead of a page of JVM trace.
+"""What stops a batch before its end, and the one line that says why
+(docs/design.md, "What stops a batch").
 """
 
 from __future__ import annotations
