@@ -135,7 +135,7 @@ sync-notebooks: setup
 
 bench: setup
 	$(BIN)/python bench/bench_generate.py
-	$(BIN)/python bench/bench_suite.py $(BENCH_ARGS)
+	$(BIN)/python bench/bench_suite.py $(if $(PROFILE),--profile) $(BENCH_ARGS)
 
 # SQL on the tables of an output folder (after make run): lib/suite/sql_server.py
 SQL_PORT ?= 10000
