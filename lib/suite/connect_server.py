@@ -38,6 +38,7 @@ import pyspark
 from lib.errors import TicketInsightsError
 from lib.java import ensure_java
 from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS, out_of_memory_message
+from lib.suite.class_archive import ClassArchive, class_archive
 from lib.suite.endpoint import wait_for_endpoint
 from lib.suite.watch import out_of_memory_in_log
 
@@ -46,6 +47,9 @@ SPARK_HOME = Path(pyspark.__file__).resolve().parent
 HOST = "127.0.0.1"
 START_TIMEOUT = 180.0
 STOP_GRACE = 15.0
+# A server writing its class archive at exit (lib.suite.class_archive) needs
+# longer: ~20,000 classes verified and written, minutes on a busy machine.
+ARCHIVE_GRACE = 180.0
 
 
 class ConnectServerError(TicketInsightsError):
@@ -73,7 +77,8 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
-def _command(port: int, app_name: str, extra_conf: dict[str, str]) -> list[str]:
+def _command(port: int, app_name: str, extra_conf: dict[str, str],
+             java_options: tuple[str, ...] = ()) -> list[str]:
     conf = {
         **LOCAL_SETTINGS,
         **SESSION_SETTINGS,  # server-wide defaults; every client sets them again
@@ -81,6 +86,9 @@ def _command(port: int, app_name: str, extra_conf: dict[str, str]) -> list[str]:
         "spark.connect.grpc.binding.port": str(port),
         **extra_conf,
     }
+    if java_options:  # e.g. a flight recording (make bench PROFILE=1)
+        key = "spark.driver.extraJavaOptions"
+        conf[key] = " ".join((conf[key], *java_options))
     command = [str(SPARK_HOME / "bin" / "spark-submit"), "--class", SERVER_CLASS,
                "--name", app_name, "--master", os.environ.get("SPARK_MASTER", "local[*]")]
     for key, value in conf.items():
@@ -120,6 +128,7 @@ class ConnectServer:
     token: str = field(repr=False)
     log_path: Path
     started_in: float = 0.0
+    archive: ClassArchive = field(default_factory=ClassArchive)
 
     @property
     def url(self) -> str:
@@ -134,8 +143,13 @@ class ConnectServer:
     def running(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self, grace: float = STOP_GRACE) -> None:
-        """SIGTERM the server's process group, SIGKILL after ``grace`` s. Idempotent."""
+    def stop(self, grace: float = STOP_GRACE, archive: bool = False) -> None:
+        """SIGTERM the server's process group, SIGKILL after ``grace`` s.
+        ``archive`` (a batch that ended normally): wait up to :data:`ARCHIVE_GRACE`
+        for a class archive the JVM writes as it exits; else it is dropped
+        unless written within ``grace``. Idempotent."""
+        if archive and self.archive.pending is not None:
+            grace = max(grace, ARCHIVE_GRACE)
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
             if not self.running():
                 break
@@ -151,6 +165,7 @@ class ConnectServer:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        self.archive.keep(self.process.returncode)
 
 
 def listens(pid: int, port: int) -> bool:
@@ -265,13 +280,15 @@ def start_server(
     timeout: float = START_TIMEOUT,
     conf: dict[str, str] | None = None,
     attempts: int = 3,
+    java_options: tuple[str, ...] = (),
 ) -> ConnectServer:
     """Start a local Spark Connect server and return once it answers a query.
 
     Raises :class:`ConnectServerError` (one line: the log's last error and
     the log's path) if it dies or does not come up within ``timeout`` seconds.
     A port taken between choosing it and the server binding it is retried
-    with another port, ``attempts`` times at most.
+    with another port, ``attempts`` times at most. ``java_options`` are added
+    to the server JVM's options.
     """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -279,17 +296,19 @@ def start_server(
     deadline = began + timeout
     token = secrets.token_urlsafe(24)
     env = _environment(token)
+    archive = class_archive(Path(env["JAVA_HOME"]))
     last_error: ConnectServerError | None = None
     for _ in range(attempts):
         port = free_port()
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                _command(port, app_name, conf or {}), env=env, cwd=str(log_path.parent),
+                _command(port, app_name, conf or {}, (*archive.options, *java_options)), env=env, cwd=str(log_path.parent),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us, not the JVM; we stop it in order
                 preexec_fn=_die_with_parent if _PRCTL is not None else None,
             )
-        server = ConnectServer(process=process, port=port, token=token, log_path=log_path)
+        server = ConnectServer(process=process, port=port, token=token, log_path=log_path,
+                               archive=archive)
         try:
             _wait_until_ready(server, deadline)
         except ConnectServerError as error:
@@ -307,11 +326,12 @@ def start_server(
     raise last_error  # type: ignore[misc]
 
 
-def spark_for_batch(shared: bool, log_path: Path, shown_log: str):
+def spark_for_batch(shared: bool, log_path: Path, shown_log: str,
+                    java_options: tuple[str, ...] = ()):
     """The Spark a runner's batch uses: (description, server or None). Starts
     a server unless ``SPARK_REMOTE`` names one (then waits, bounded, until it
     accepts connections) or sessions are not ``shared``; sets ``SPARK_REMOTE``
-    for the kernels."""
+    for the kernels. ``java_options`` go to a server started here."""
     if not shared:
         if os.environ.pop("SPARK_REMOTE", None):
             print("note: --no-shared-session: ignoring SPARK_REMOTE", file=sys.stderr)
@@ -322,7 +342,7 @@ def spark_for_batch(shared: bool, log_path: Path, shown_log: str):
         shown = re.sub(r";token=[^;]*", ";token=***", remote)
         return f"Spark Connect endpoint from SPARK_REMOTE ({shown})", None
     print(f"Starting a local Spark Connect server (log: {shown_log})...", end=" ", flush=True)
-    server = start_server(log_path)
+    server = start_server(log_path, java_options=java_options)
     print(f"ready in {server.started_in:.1f} s (127.0.0.1:{server.port}, pid {server.pid})",
           flush=True)
     os.environ["SPARK_REMOTE"] = server.url  # kernels inherit it

@@ -44,9 +44,10 @@ from pathlib import Path
 from lib.config import PROJECT_ROOT, Params, make_params
 from lib.errors import TicketInsightsError
 from lib.input_checks import check_input_files
+from lib.session import server_java_options
 from lib.staged import BATCH_ENV, changed_inputs, pin_inputs
 from lib.suite.cleanup import output_dir_lock, remove_stale_scratch
-from lib.suite.connect_server import spark_for_batch
+from lib.suite.connect_server import ConnectServer, spark_for_batch
 from lib.suite.dry_run import dry_run
 from lib.suite.freshness import recorded_outputs, run_fingerprint, stale_reason
 from lib.suite.kernel_pool import KernelPool, kill_kernels
@@ -267,6 +268,7 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
           flush=True)
     began, began_utc = time.monotonic(), dt.datetime.now(dt.UTC)
     server = kernels = watch = None
+    finished = False  # the batch ran to its end (the server may write its class archive)
     try:
         current = _up_to_date(batch, args.force)
         to_run = len(batch.notebooks) - len(current)
@@ -275,7 +277,9 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
             log = params.output_dir / "logs" / "connect-server.log"
             server = _join_lab_server(args)
             spark_mode, started = spark_for_batch(
-                not args.no_shared_session, log, _shown(log, user_cwd))
+                not args.no_shared_session, log, _shown(log, user_cwd),
+                (*server_java_options(sum(v[0] for v in batch.pin["inputs"].values())),
+                 *args.server_java_options))
             if server is not None:
                 spark_mode = (f"the running `make lab` Spark Connect server (127.0.0.1:"
                               f"{server.port}, pid {server.pid}), shared with JupyterLab")
@@ -289,6 +293,7 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
             spark_mode = "none needed: every notebook is up to date (--force re-runs them)"
         progress = Progress(len(batch.notebooks))
         results, interrupted = _run_batch(batch, progress, current, kernels)
+        finished = not interrupted
         progress.close()
     except KeyboardInterrupt:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -304,8 +309,11 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         if kernels is not None:
             kernels.close()
             kill_kernels()  # any still starting
-        if server is not None:
+        if isinstance(server, ConnectServer):  # started here
+            server.stop(archive=finished)
+        elif server is not None:  # a lease on Lab's server
             server.stop()
+        if server is not None:
             os.environ.pop("SPARK_REMOTE", None)
         os.environ.pop(BATCH_ENV, None)
         remove_stale_scratch(params, keep_staged=batch.pin["fingerprint"])  # e.g. a killed write
