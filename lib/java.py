@@ -66,8 +66,7 @@ def _system_java_home() -> Path | None:
     return None
 
 
-def cache_root() -> Path:
-    """Where the project keeps files it makes once per machine (~/.cache/ticket-insights)."""
+def _cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     root = Path(base) / "ticket-insights"
     try:
@@ -80,7 +79,7 @@ def cache_root() -> Path:
 def _wrapped_home(real_home: Path) -> Path:
     """A JAVA_HOME whose bin/java filters the vector-module flag (made once)."""
     key = hashlib.sha256(str(real_home).encode()).hexdigest()[:12]
-    home = cache_root() / f"java-home-{key}"
+    home = _cache_root() / f"java-home-{key}"
     if (home / "bin" / "java").exists():
         return home
     staging = scratch_path(home)  # renamed into place whole, or dropped

@@ -38,7 +38,6 @@ import pyspark
 from lib.errors import TicketInsightsError
 from lib.java import ensure_java
 from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS, out_of_memory_message
-from lib.suite.class_archive import ClassArchive, class_archive
 from lib.suite.endpoint import wait_for_endpoint
 from lib.suite.watch import out_of_memory_in_log
 
@@ -47,9 +46,6 @@ SPARK_HOME = Path(pyspark.__file__).resolve().parent
 HOST = "127.0.0.1"
 START_TIMEOUT = 180.0
 STOP_GRACE = 15.0
-# A server writing its class archive at exit (lib.suite.class_archive) needs
-# longer: ~20,000 classes verified and written, minutes on a busy machine.
-ARCHIVE_GRACE = 180.0
 
 
 class ConnectServerError(TicketInsightsError):
@@ -128,7 +124,6 @@ class ConnectServer:
     token: str = field(repr=False)
     log_path: Path
     started_in: float = 0.0
-    archive: ClassArchive = field(default_factory=ClassArchive)
 
     @property
     def url(self) -> str:
@@ -143,13 +138,8 @@ class ConnectServer:
     def running(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self, grace: float = STOP_GRACE, archive: bool = False) -> None:
-        """SIGTERM the server's process group, SIGKILL after ``grace`` s.
-        ``archive`` (a batch that ended normally): wait up to :data:`ARCHIVE_GRACE`
-        for a class archive the JVM writes as it exits; else it is dropped
-        unless written within ``grace``. Idempotent."""
-        if archive and self.archive.pending is not None:
-            grace = max(grace, ARCHIVE_GRACE)
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """SIGTERM the server's process group, SIGKILL after ``grace`` s. Idempotent."""
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
             if not self.running():
                 break
@@ -165,7 +155,6 @@ class ConnectServer:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        self.archive.keep(self.process.returncode)
 
 
 def listens(pid: int, port: int) -> bool:
@@ -296,19 +285,18 @@ def start_server(
     deadline = began + timeout
     token = secrets.token_urlsafe(24)
     env = _environment(token)
-    archive = class_archive(Path(env["JAVA_HOME"]))
     last_error: ConnectServerError | None = None
     for _ in range(attempts):
         port = free_port()
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                _command(port, app_name, conf or {}, (*archive.options, *java_options)), env=env, cwd=str(log_path.parent),
+                _command(port, app_name, conf or {}, tuple(java_options)),
+                env=env, cwd=str(log_path.parent),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us, not the JVM; we stop it in order
                 preexec_fn=_die_with_parent if _PRCTL is not None else None,
             )
-        server = ConnectServer(process=process, port=port, token=token, log_path=log_path,
-                               archive=archive)
+        server = ConnectServer(process=process, port=port, token=token, log_path=log_path)
         try:
             _wait_until_ready(server, deadline)
         except ConnectServerError as error:

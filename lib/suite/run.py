@@ -47,7 +47,7 @@ from lib.input_checks import check_input_files
 from lib.session import server_java_options
 from lib.staged import BATCH_ENV, changed_inputs, pin_inputs
 from lib.suite.cleanup import output_dir_lock, remove_stale_scratch
-from lib.suite.connect_server import ConnectServer, spark_for_batch
+from lib.suite.connect_server import spark_for_batch
 from lib.suite.dry_run import dry_run
 from lib.suite.freshness import recorded_outputs, run_fingerprint, stale_reason
 from lib.suite.kernel_pool import KernelPool, kill_kernels
@@ -268,7 +268,6 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
           flush=True)
     began, began_utc = time.monotonic(), dt.datetime.now(dt.UTC)
     server = kernels = watch = None
-    finished = False  # the batch ran to its end (the server may write its class archive)
     try:
         current = _up_to_date(batch, args.force)
         to_run = len(batch.notebooks) - len(current)
@@ -293,7 +292,6 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
             spark_mode = "none needed: every notebook is up to date (--force re-runs them)"
         progress = Progress(len(batch.notebooks))
         results, interrupted = _run_batch(batch, progress, current, kernels)
-        finished = not interrupted
         progress.close()
     except KeyboardInterrupt:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -309,11 +307,8 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         if kernels is not None:
             kernels.close()
             kill_kernels()  # any still starting
-        if isinstance(server, ConnectServer):  # started here
-            server.stop(archive=finished)
-        elif server is not None:  # a lease on Lab's server
-            server.stop()
         if server is not None:
+            server.stop()
             os.environ.pop("SPARK_REMOTE", None)
         os.environ.pop(BATCH_ENV, None)
         remove_stale_scratch(params, keep_staged=batch.pin["fingerprint"])  # e.g. a killed write
