@@ -148,28 +148,28 @@ PYTHON_CATEGORIES = (
 )
 
 
-def _python_process(label: str) -> str:
-    if "ipykernel" in label:
+def _python_process(text: str) -> str:
+    """Which process one py-spy file sampled, from what its stacks hold."""
+    if "ipykernel" in text:
         return "kernel"
-    return "runner" if "lib.run" in label else "other"
+    return "runner" if "lib/suite/run.py" in text else "other"
 
 
 def python_categories(raw_files: list[Path]) -> collections.Counter:
-    """py-spy ``--format raw`` samples (CPU-busy only) by process (runner,
-    kernel, other) and :data:`PYTHON_CATEGORIES`."""
+    """py-spy ``--format raw`` samples (CPU-busy only; one file per process)
+    by process (runner, kernel, other) and :data:`PYTHON_CATEGORIES`."""
     by_category: collections.Counter = collections.Counter()
-    text = "\n".join(f.read_text() for f in raw_files if f.exists())
-    process = "other"
-    for line in text.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if line.startswith("process "):
-            process = _python_process(line.split(";")[0])
-        if not count.isdigit():
-            continue
-        frames = stack.split(";")[::-1]  # top of the stack first
-        category = next((cat for frame in frames for needle, cat in PYTHON_CATEGORIES
-                         if needle in frame), "other Python")
-        by_category[(process, category)] += int(count)
+    for raw_file in raw_files:
+        text = raw_file.read_text()
+        process = _python_process(text)
+        for line in text.splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            frames = stack.split(";")[::-1]  # top of the stack first
+            category = next((cat for frame in frames for needle, cat in PYTHON_CATEGORIES
+                             if needle in frame), "other Python")
+            by_category[(process, category)] += int(count)
     return by_category
 
 
