@@ -33,7 +33,7 @@ JVM_THREADS = (
     ("C1 CompilerThre", "JIT compilation (C1)"),
     ("GC Thread", "GC"), ("G1 ", "GC"), ("VM Thread", "GC and safepoints (VM Thread)"),
     ("Executor task launch", "Spark tasks (executor threads)"),
-    ("grpc", "gRPC / Connect handlers"), ("SparkConnect", "gRPC / Connect handlers"),
+    ("grpc", "gRPC threads"), ("SparkConnectExecuteThread", "Connect query threads (driver side)"),
     ("main", "JVM start-up (main thread)"),
 )
 
@@ -174,9 +174,12 @@ def python_categories(raw_files: list[Path]) -> collections.Counter:
 
 
 def _jfr(jfr_file: Path, *args: str) -> str:
-    jfr = Path(os.environ.get("JAVA_HOME", "")) / "bin" / "jfr"
-    command = [str(jfr) if jfr.exists() else "jfr", *args, str(jfr_file)]
-    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    """``jfr`` of the Java the project runs Spark on (lib.java), on ``jfr_file``."""
+    from lib.java import find_java_home
+
+    jfr = find_java_home() / "bin" / "jfr"
+    return subprocess.run([str(jfr), *args, str(jfr_file)], capture_output=True, text=True,
+                          check=True).stdout
 
 
 def _samples(jfr_file: Path) -> list[list[str]]:
