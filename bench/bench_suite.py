@@ -136,14 +136,15 @@ def notebook_phases(output: Path, base: dict) -> list[dict]:
     return rows
 
 
-def _profiled(orders: int, command: list[str], pid: int | None = None):
-    """The JFR option for the runner's server (``pid`` None), or, once the
-    runner runs as ``pid``, its thread sampler, which starts a py-spy recorder
-    on the runner and on each kernel as it appears."""
+def _flight_recording(orders: int) -> str:
+    """The runner's option that has its server's JVM record a JFR file."""
     jfr = RESULTS / f"server-{orders}.jfr"
-    if pid is None:
-        return [*command, f"--server-java-option=-XX:StartFlightRecording=filename={jfr},"
-                          "settings=profile"]
+    return f"--server-java-option=-XX:StartFlightRecording=filename={jfr},settings=profile"
+
+
+def _start_profilers(orders: int, pid: int):
+    """A thread sampler on the runner ``pid``'s tree, which starts a py-spy
+    recorder on the runner and on each kernel as it appears."""
     for old in RESULTS.glob(f"python-{orders}-*.txt"):
         old.unlink()
     spies: list[subprocess.Popen] = []
@@ -188,7 +189,7 @@ def run_suite(orders: int, shared: bool, rerun: bool = False, profile: bool = Fa
     if not shared:
         command.append("--no-shared-session")
     if profile:
-        command = _profiled(orders, command)
+        command.append(_flight_recording(orders))
     mode = ("shared" if shared else "no-shared-session") + (" unchanged rerun" if rerun else "")
     log = (CACHE / f"run-{orders}-{mode.replace(' ', '-')}.log").open("w")
     started = time.perf_counter()
@@ -198,7 +199,7 @@ def run_suite(orders: int, shared: bool, rerun: bool = False, profile: bool = Fa
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     memory = PeakMemory(process.pid)
     memory.start()
-    profiler = _profiled(orders, command, process.pid) if profile else None
+    profiler = _start_profilers(orders, process.pid) if profile else None
     exit_code = process.wait()
     wall = time.perf_counter() - started
     memory.stopped.set()
