@@ -121,7 +121,7 @@ sync-notebooks: setup ## bring notebooks/NN_*.ipynb and their jupytext .py pairs
 
 bench: setup ## benchmark the generator and the suite
 	$(BIN)/python bench/bench_generate.py
-	$(BIN)/python bench/bench_suite.py $(BENCH_ARGS)
+	$(BIN)/python bench/bench_suite.py $(if $(PROFILE),--profile) $(BENCH_ARGS)
 
 # SQL on the tables of an output folder (after make run): lib/suite/sql_server.py
 SQL_PORT ?= 10000

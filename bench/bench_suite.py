@@ -24,6 +24,13 @@ write), the charts with the small results fetched for them, and the rest
 every Spark action the notebook helpers timed (from the notebook's manifest),
 and is printed per notebook. Also ``output/bench/suite_scaling.png``. Only
 measures; nothing here asserts a time.
+
+``--profile`` (``make bench PROFILE=1``) also records, for the first shared
+run at each scale, where the CPU went (:mod:`bench.profile_summary`): a Java
+Flight Recording of the Spark Connect server (``output/bench/server-<orders>.jfr``,
+given to the server as a JVM option of the runner's ``--server-java-option``),
+every thread's CPU time, and py-spy samples of the runner and of each kernel
+(``python-<orders>-<pid>.txt``); the summary is ``output/bench/profile-<orders>.md``.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.profile_summary import ThreadCpu, python_categories, report
 from lib.manifest import manifest_path, read_manifest
 from lib.suite.shared_server import STATE_ENV
 
@@ -128,9 +136,51 @@ def notebook_phases(output: Path, base: dict) -> list[dict]:
     return rows
 
 
-def run_suite(orders: int, shared: bool, rerun: bool = False) -> list[dict]:
+def _flight_recording(orders: int) -> str:
+    """The runner's option that has its server's JVM record a JFR file."""
+    jfr = RESULTS / f"server-{orders}.jfr"
+    return f"--server-java-option=-XX:StartFlightRecording=filename={jfr},settings=profile"
+
+
+def _start_profilers(orders: int, pid: int):
+    """A thread sampler on the runner ``pid``'s tree, which starts a py-spy
+    recorder on the runner and on each kernel as it appears."""
+    for old in RESULTS.glob(f"python-{orders}-*.txt"):
+        old.unlink()
+    spies: list[subprocess.Popen] = []
+
+    def record(process: int, kind: str) -> None:
+        if "Python" in kind and "other" not in kind:
+            spies.append(subprocess.Popen(
+                [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(process),
+                 "--nonblocking", "--rate", "50", "--format", "raw",
+                 "--output", str(RESULTS / f"python-{orders}-{process}.txt")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    threads = ThreadCpu(pid, on_process=record)
+    threads.start()
+    return threads, spies
+
+
+def _write_profile(orders: int, threads: ThreadCpu, spies: list[subprocess.Popen]) -> Path:
+    threads.stopped.set()
+    threads.join()
+    for spy in spies:
+        try:
+            spy.wait(timeout=30)  # each ends with its process and writes its samples
+        except subprocess.TimeoutExpired:
+            spy.terminate()
+    summary = RESULTS / f"profile-{orders}.md"
+    python = python_categories(sorted(RESULTS.glob(f"python-{orders}-*.txt")))
+    summary.write_text(f"# Profile of the suite at {orders:,} orders\n\n"
+                       + report(RESULTS / f"server-{orders}.jfr", threads.table(), python))
+    return summary
+
+
+def run_suite(orders: int, shared: bool, rerun: bool = False, profile: bool = False) -> list[dict]:
     """One suite run into a fresh folder (``rerun``: again into the last one,
-    nothing changed); returns the suite row, then one row per notebook run."""
+    nothing changed); returns the suite row, then one row per notebook run.
+    ``profile``: also write where the CPU went (``output/bench/profile-<orders>.md``)."""
     output = CACHE / "out" / f"{orders}-{'shared' if shared else 'own'}"
     if not rerun:
         shutil.rmtree(output, ignore_errors=True)
@@ -138,6 +188,8 @@ def run_suite(orders: int, shared: bool, rerun: bool = False) -> list[dict]:
                "--output-dir", str(output), "--as-of-date", REFERENCE_DATE]
     if not shared:
         command.append("--no-shared-session")
+    if profile:
+        command.append(_flight_recording(orders))
     mode = ("shared" if shared else "no-shared-session") + (" unchanged rerun" if rerun else "")
     log = (CACHE / f"run-{orders}-{mode.replace(' ', '-')}.log").open("w")
     started = time.perf_counter()
@@ -147,10 +199,13 @@ def run_suite(orders: int, shared: bool, rerun: bool = False) -> list[dict]:
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     memory = PeakMemory(process.pid)
     memory.start()
+    profiler = _start_profilers(orders, process.pid) if profile else None
     exit_code = process.wait()
     wall = time.perf_counter() - started
     memory.stopped.set()
     memory.join()
+    if profiler:
+        print(f"profile: {_write_profile(orders, *profiler)}", flush=True)
     suite = {
         "orders": orders, "mode": mode, "notebook": "suite",
         "wall_seconds": round(wall, 1), "rows_per_second": round(orders / wall),
@@ -189,6 +244,8 @@ def main() -> int:
     parser.add_argument("--scales", default="10000,1000000,10000000")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--skip-no-shared", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="record where the CPU goes in the first shared run of each scale")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -198,8 +255,9 @@ def main() -> int:
         runs = [(True, False), *([(True, True)] if small else []),
                 *([(False, False)] if small and not args.skip_no_shared else [])]
         for shared, rerun in runs:
-            for _ in range(args.repeat):
-                ran = run_suite(orders, shared, rerun)
+            for repeat in range(args.repeat):
+                profile = args.profile and shared and not rerun and repeat == 0
+                ran = run_suite(orders, shared, rerun, profile)
                 rows.extend(ran)
                 print(json.dumps({k: ran[0][k] for k in ("orders", "mode", "wall_seconds",
                                                          "jvm_peak_mb", "exit_code")}), flush=True)

@@ -41,6 +41,29 @@ CONNECT_RETRY = {"max_retries": 8, "initial_backoff": 50, "backoff_multiplier": 
 
 # Settings fixed when the JVM starts (local or SPARK_MASTER sessions only).
 JVM_OPTIONS = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG4J_FILE}"
+
+# JVM options of the shared Spark Connect server by the batch's input size,
+# each measured A/B on the whole suite (bench/README.md, "Profile (2026-12-06)").
+# Below QUICK_JIT_BELOW_BYTES its jobs last seconds and C2's compiler threads
+# cost more CPU than they save, so it compiles with C1 only. C1 alone makes the
+# JVM default to a 48 MB unsegmented code cache, which Spark fills; once full,
+# new method-handle intrinsics fail (JDK-8295724: "NoSuchMethodException: no
+# such method: java.lang.invoke.MethodHandle.linkToVirtual"), so it keeps the
+# 240 MB code cache of the default tiered JIT.
+QUICK_JIT_BELOW_BYTES = 32 * 1024 * 1024
+QUICK_JIT_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m")
+# Below this the throughput collector beats G1 (10k and 1M orders measured;
+# larger inputs keep G1, unmeasured).
+PARALLEL_GC_BELOW_BYTES = 256 * 1024 * 1024
+
+
+def server_java_options(input_bytes: int) -> tuple[str, ...]:
+    """JVM options for a Spark Connect server whose batch reads ``input_bytes``."""
+    quick = QUICK_JIT_OPTIONS if input_bytes < QUICK_JIT_BELOW_BYTES else ()
+    parallel = ("-XX:+UseParallelGC",) if input_bytes < PARALLEL_GC_BELOW_BYTES else ()
+    return (*quick, *parallel)
+
+
 LOCAL_SETTINGS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",

@@ -42,7 +42,8 @@ def free_port(host: str = HOST) -> int:
         return sock.getsockname()[1]
 
 
-def server_command(port: int, app_name: str, extra_conf: dict[str, str]) -> list[str]:
+def server_command(port: int, app_name: str, extra_conf: dict[str, str],
+                   java_options: tuple[str, ...] = ()) -> list[str]:
     conf = {
         **LOCAL_SETTINGS,
         **SESSION_SETTINGS,  # server-wide defaults; every client sets them again
@@ -50,6 +51,9 @@ def server_command(port: int, app_name: str, extra_conf: dict[str, str]) -> list
         "spark.connect.grpc.binding.port": str(port),
         **extra_conf,
     }
+    if java_options:  # e.g. a flight recording (make bench PROFILE=1)
+        key = "spark.driver.extraJavaOptions"
+        conf[key] = " ".join((conf[key], *java_options))
     command = [str(SPARK_HOME / "bin" / "spark-submit"), "--class", SERVER_CLASS,
                "--name", app_name, "--master", os.environ.get("SPARK_MASTER", "local[*]")]
     for key, value in conf.items():
@@ -235,13 +239,15 @@ def start_server(
     timeout: float = START_TIMEOUT,
     conf: dict[str, str] | None = None,
     attempts: int = 3,
+    java_options: tuple[str, ...] = (),
 ) -> ConnectServer:
     """Start a local Spark Connect server and return once it answers a query.
 
     Raises :class:`ConnectServerError` (one line: the log's last error and
     the log's path) if it dies or does not come up within ``timeout`` seconds.
     A port taken between choosing it and the server binding it is retried
-    with another port, ``attempts`` times at most.
+    with another port, ``attempts`` times at most. ``java_options`` are added
+    to the server JVM's options.
     """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -254,7 +260,8 @@ def start_server(
         port = free_port()
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                server_command(port, app_name, conf or {}), env=env, cwd=str(log_path.parent),
+                server_command(port, app_name, conf or {}, tuple(java_options)),
+                env=env, cwd=str(log_path.parent),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us, not the JVM; we stop it in order
                 preexec_fn=DIE_WITH_PARENT,
@@ -277,11 +284,13 @@ def start_server(
     raise last_error  # type: ignore[misc]
 
 
-def spark_for_batch(shared: bool, log_path: Path, shown_log: str, remote: str | None):
+def spark_for_batch(shared: bool, log_path: Path, shown_log: str, remote: str | None,
+                    java_options: tuple[str, ...] = ()):
     """The Spark a runner's batch uses: (description, server or None, the
     endpoint's URL or None for a local session per notebook). Starts a server
     unless ``remote`` (the user's ``SPARK_REMOTE``) names one (then waits,
-    bounded, until it accepts connections) or sessions are not ``shared``."""
+    bounded, until it accepts connections) or sessions are not ``shared``.
+    ``java_options`` go to a server started here."""
     if not shared:
         if remote:
             print("note: --no-shared-session: ignoring SPARK_REMOTE", file=sys.stderr)
@@ -291,7 +300,7 @@ def spark_for_batch(shared: bool, log_path: Path, shown_log: str, remote: str | 
         shown = re.sub(r";token=[^;]*", ";token=***", remote)
         return f"Spark Connect endpoint from SPARK_REMOTE ({shown})", None, remote
     print(f"Starting a local Spark Connect server (log: {shown_log})...", end=" ", flush=True)
-    server = start_server(log_path)
+    server = start_server(log_path, java_options=java_options)
     print(f"ready in {server.started_in:.1f} s (127.0.0.1:{server.port}, pid {server.pid})",
           flush=True)
     return f"shared local Spark Connect server (127.0.0.1:{server.port})", server, server.url

@@ -48,6 +48,10 @@ def arguments(argv: list[str] | None, description: str) -> argparse.Namespace:
     parser.add_argument("--timeout", default=None,
                         help="seconds a notebook may run before it is stopped and fails "
                              "(default: 10 minutes plus 2 s per MB of input)")
+    parser.add_argument("--server-java-option", action="append", default=[], metavar="OPTION",
+                        dest="server_java_options",
+                        help="an option for the JVM of the Spark Connect server started here "
+                             "(repeatable; e.g. a flight recording: make bench PROFILE=1)")
     add_share_options(parser)
     weekly = parser.add_argument_group("run records and changes (lib.suite.review)")
     weekly.add_argument("--dry-run", action="store_true",

@@ -21,6 +21,7 @@ from lib.config import PROJECT_ROOT, Params, make_params
 from lib.errors import TicketInsightsError
 from lib.input_checks import check_input_files
 from lib.run_context import RunContext
+from lib.session import server_java_options
 from lib.staged import changed_inputs, pin_inputs
 from lib.suite.cleanup import output_dir_lock, remove_stale_scratch
 from lib.suite.connect_server import spark_for_batch
@@ -262,9 +263,11 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
                                       f"{server.port}, pid {server.pid}), shared with JupyterLab",
                                       server.url)
             else:
+                input_bytes = sum(version[0] for version in batch.pin["inputs"].values())
                 spark_mode, server, remote = spark_for_batch(
                     not args.no_shared_session, log, _shown(log, user_cwd),
-                    os.environ.get("SPARK_REMOTE", "").strip() or None)
+                    os.environ.get("SPARK_REMOTE", "").strip() or None,
+                    (*server_java_options(input_bytes), *args.server_java_options))
             batch = replace(batch, spark_remote=remote)
             kernels.use_remote(remote)
             if server is not None:  # its death stops the batch at once

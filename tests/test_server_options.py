@@ -1,0 +1,27 @@
+"""The shared server's JVM options by input size (lib.session.server_java_options)
+and how they reach its command line (lib.suite.connect_server)."""
+
+from __future__ import annotations
+
+from lib.session import JVM_OPTIONS, QUICK_JIT_BELOW_BYTES, server_java_options
+from lib.suite.connect_server import _command
+
+
+def test_small_inputs_get_c1_with_the_full_code_cache():
+    options = server_java_options(2 * 1024 * 1024)  # 10k orders: ~1.5 MB
+    assert "-XX:TieredStopAtLevel=1" in options
+    # C1 alone would default to a 48 MB code cache, which Spark fills (JDK-8295724)
+    assert "-XX:ReservedCodeCacheSize=240m" in options
+
+
+def test_large_inputs_keep_c2():
+    assert not any("Tiered" in o for o in server_java_options(QUICK_JIT_BELOW_BYTES))
+    assert server_java_options(2 * 1024**3) == ()  # 10M orders: as the JVM chooses
+
+
+def test_extra_options_follow_the_projects_own():
+    command = _command(15002, "t", {}, ("-XX:+UseParallelGC", "-XX:StartFlightRecording=x"))
+    conf = [command[i + 1] for i, part in enumerate(command) if part == "--conf"]
+    driver = next(c for c in conf if c.startswith("spark.driver.extraJavaOptions="))
+    assert driver == ("spark.driver.extraJavaOptions=" + JVM_OPTIONS
+                      + " -XX:+UseParallelGC -XX:StartFlightRecording=x")
