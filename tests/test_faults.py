@@ -155,7 +155,7 @@ def test_an_input_rewritten_before_00_staged_it_stops_the_run(tmp_path, pinned, 
     code, output = run.wait(), run.output
     assert code == 2, output
     assert _statuses(output) == {"00_data_quality": "FAILED", "01_events": "not run"}, output
-    assert (f"error: the run stopped (1 notebook(s) not run): InputError: {data / 'tickets.csv'}: "
+    assert (f"error: the run stopped (1 notebook(s) not run): InputChangedError: {data / 'tickets.csv'}: "
             "changed during the run") in output, output
     assert not (out / "data_quality.csv").exists()
     assert [p.name for p in out.glob("_staging/*") if p.name != ".lock"] == []  # nothing built

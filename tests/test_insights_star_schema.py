@@ -167,7 +167,7 @@ def broken_tables(spark, names=tuple(BROKEN)) -> dict:
 
 
 def test_key_checks_count_each_broken_rule(spark):
-    assert_rows(star_schema.key_checks(broken_tables(spark)), ["table", "rule", "violations"],
+    assert_rows(star_schema.key_checks(broken_tables(spark)), "table string, rule string, violations bigint",
                 BROKEN_VIOLATIONS)
 
 
@@ -194,7 +194,7 @@ def test_rows_per_key_counts_dimension_rows_without_facts_too(tickets, customers
     fact = star_schema.fact_rows(tickets)
     # customer 1: O1, O3; customer 2: O2, O0, O5; customer 3: none
     assert_rows(star_schema.rows_per_key(fact, star_schema.dim_customer(customers), "customer_id"),
-                ["transactions", "rows"], [(0, 1), (2, 1), (3, 1)])
+                "transactions bigint, rows bigint", [(0, 1), (2, 1), (3, 1)])
     # Harbour 2023: O1, O2; the final: O3, O0; Harbour 2024: O5
     assert rows(star_schema.rows_per_key(fact, star_schema.dim_event(tickets, 8), "event_id")) == [
         (1, 1), (2, 2)]

@@ -4,7 +4,7 @@ and how they reach its command line (lib.suite.connect_server)."""
 from __future__ import annotations
 
 from lib.session import JVM_OPTIONS, QUICK_JIT_BELOW_BYTES, server_java_options
-from lib.suite.connect_server import _command
+from lib.suite.connect_server import server_command
 
 
 def test_small_inputs_get_c1_with_the_full_code_cache():
@@ -20,7 +20,7 @@ def test_large_inputs_keep_c2():
 
 
 def test_extra_options_follow_the_projects_own():
-    command = _command(15002, "t", {}, ("-XX:+UseParallelGC", "-XX:StartFlightRecording=x"))
+    command = server_command(15002, "t", {}, ("-XX:+UseParallelGC", "-XX:StartFlightRecording=x"))
     conf = [command[i + 1] for i, part in enumerate(command) if part == "--conf"]
     driver = next(c for c in conf if c.startswith("spark.driver.extraJavaOptions="))
     assert driver == ("spark.driver.extraJavaOptions=" + JVM_OPTIONS
