@@ -70,11 +70,13 @@ def shared_spark_remote() -> str:
     if _server_error is not None:  # do not wait for a broken server once per cell
         raise _server_error
     if _server is None or not _server.running():
+        from lib.session import server_java_options
         from lib.suite.connect_server import start_server
 
         log_dir = Path(tempfile.mkdtemp(prefix="ticket-insights-connect-"))
         try:
-            _server = start_server(log_dir / "connect-server.log", app_name="ticket-insights-tests")
+            _server = start_server(log_dir / "connect-server.log", app_name="ticket-insights-tests",
+                                   java_options=server_java_options(0))  # pinned data: small
         except Exception as error:
             _server_error = error
             raise

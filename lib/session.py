@@ -91,9 +91,11 @@ def _bounded_retries(spark: SparkSession) -> None:
     spark.client.set_retry_policies([DefaultPolicy(**CONNECT_RETRY)])
 
 
-def get_spark(app_name: str = "ticket-insights", remote: str | None = None) -> SparkSession:
+def get_spark(app_name: str = "ticket-insights", remote: str | None = None,
+              java_options: tuple[str, ...] = ()) -> SparkSession:
     """Return this process's Spark session, creating it on first use: on the
-    Spark Connect server at ``remote`` (default ``SPARK_REMOTE``), else local."""
+    Spark Connect server at ``remote`` (default ``SPARK_REMOTE``), else local,
+    its JVM started with ``java_options`` too (e.g. :func:`server_java_options`)."""
     remote = remote or os.environ.get("SPARK_REMOTE")
     if remote:
         spark = SparkSession.builder.remote(remote).getOrCreate()
@@ -103,7 +105,9 @@ def get_spark(app_name: str = "ticket-insights", remote: str | None = None) -> S
         builder = SparkSession.builder.appName(app_name).master(
             os.environ.get("SPARK_MASTER", "local[*]")
         )
-        for key, value in LOCAL_SETTINGS.items():
+        settings = {**LOCAL_SETTINGS, "spark.driver.extraJavaOptions": " ".join(
+            (LOCAL_SETTINGS["spark.driver.extraJavaOptions"], *java_options))}
+        for key, value in settings.items():
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
     for key, value in SESSION_SETTINGS.items():

@@ -24,9 +24,10 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 @pytest.fixture(scope="session")
 def spark():
-    from lib.session import get_spark
+    from lib.session import get_spark, server_java_options
 
-    session = get_spark("ticket-insights-tests")
+    # small inline data: the JIT settings of a small batch (C1, ParallelGC)
+    session = get_spark("ticket-insights-tests", java_options=server_java_options(0))
     yield session
     session.stop()
 
