@@ -99,13 +99,14 @@ def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progr
 
     name = notebook.stem
     result = Result(name=name, executed=shown_executed or str(executed))
-    context_file = context.write(context.path(params.output_dir))
+    context_file = context.path(params.output_dir)
     manifest_path(params.output_dir, name).unlink(missing_ok=True)
     progress.started(name)
     began = time.monotonic()
     km, deadline = None, None
     scratch = scratch_path(executed)  # the executed copy, renamed in place at the end
     try:
+        context.write(context_file)  # a full disk fails here: the notebook, named
         km = kernels.take(params.output_dir / "logs" / f"{name}.log")
         deadline = Deadline(timeout, kernels, km)
         try:
