@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lib.config import PROJECT_ROOT
 from lib.errors import TicketInsightsError
-from lib.fileio import LockBusy, file_lock, scratch_path, wait_for_flock
+from lib.fileio import LockBusy, file_lock, wait_for_flock, write_private_text
 from lib.suite.connect_server import HOST, SERVER_CLASS, free_port, start_server
 from lib.suite.processes import accepts
 
@@ -59,14 +59,7 @@ def read_state(state_file: Path) -> dict | None:
 
 def write_state(state_file: Path, state: dict) -> None:
     """Atomically, readable by this user only (it holds the server's token)."""
-    scratch = scratch_path(state_file)
-    try:
-        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state, handle, indent=1)
-        os.replace(scratch, state_file)
-    finally:
-        scratch.unlink(missing_ok=True)
+    write_private_text(state_file, json.dumps(state, indent=1))
 
 
 def _remove_state(state_file: Path, server_pid: int) -> None:
