@@ -172,6 +172,7 @@ def test_an_unreadable_file_is_a_named_error_too(tmp_path, monkeypatch):
         check_input_files(data / "tickets.csv", data / "customer.json")
 
 
+@pytest.mark.slow
 def test_a_standalone_notebook_stops_with_the_named_error(tmp_path, spark_remote):
     """papermill on one notebook (docs/contract.md §4): the InputError is what the
     user reads, not a Java stack trace, and nothing is written."""
@@ -256,6 +257,7 @@ def messy_run(tmp_path_factory, spark_remote):
     return _run_00(base, data, spark_remote)
 
 
+@pytest.mark.slow
 def test_bom_crlf_blank_lines_and_long_lines_are_handled(messy_run):
     quality = _quality(messy_run)
     records = [(line, reason) for line, reason in MESSY_TICKET_LINES if line.strip()]
@@ -272,6 +274,7 @@ def test_bom_crlf_blank_lines_and_long_lines_are_handled(messy_run):
     assert all(not v.endswith("\r") for r in rejected for v in r.values())
 
 
+@pytest.mark.slow
 def test_truncated_json_lines_record_is_rejected_not_dropped(messy_run):
     assert _quality(messy_run)[("customers", "clean")] == 2
     rejected = _read_csv(messy_run / "rejects" / "customers_rejected.csv")
@@ -279,6 +282,7 @@ def test_truncated_json_lines_record_is_rejected_not_dropped(messy_run):
                          "reject_reason": "malformed_json"}]
 
 
+@pytest.mark.slow
 def test_raw_equals_clean_plus_rejected(messy_run):
     quality = _quality(messy_run)
     raw_tickets = sum(1 for line, _ in MESSY_TICKET_LINES if line.strip())
@@ -286,6 +290,7 @@ def test_raw_equals_clean_plus_rejected(messy_run):
     assert sum(n for (ds, _), n in quality.items() if ds == "customers") == len(CUSTOMERS) + 1
 
 
+@pytest.mark.slow
 def test_a_json_array_of_customers_is_accepted(tmp_path, spark_remote):
     """A pretty-printed top-level array (BOM, CRLF) instead of JSON Lines; a
     non-object element is rejected as malformed_json with its compact JSON."""
@@ -321,6 +326,7 @@ def bad_bytes_run(tmp_path_factory, spark_remote):
     return _run_00(base, _write_inputs(base / "data", tickets, customers), spark_remote)
 
 
+@pytest.mark.slow
 def test_a_ticket_line_with_bytes_that_are_not_utf8_is_one_malformed_row(bad_bytes_run):
     quality = _quality(bad_bytes_run)
     assert {k: n for k, n in quality.items() if k[0] == "tickets"} == {
@@ -332,6 +338,7 @@ def test_a_ticket_line_with_bytes_that_are_not_utf8_is_one_malformed_row(bad_byt
                                  [*decoded.split("|"), "malformed_row"], strict=True))]
 
 
+@pytest.mark.slow
 def test_a_customer_line_with_bytes_that_are_not_utf8_is_malformed_json(bad_bytes_run):
     quality = _quality(bad_bytes_run)
     assert {k: n for k, n in quality.items() if k[0] == "customers"} == {

@@ -143,6 +143,7 @@ def test_an_input_rewritten_during_a_run_is_not_mixed_in(tmp_path, data, clean, 
             == "input changed: tickets.csv", notebook.name  # the next run redoes it
 
 
+@pytest.mark.slow
 def test_an_input_rewritten_before_00_staged_it_stops_the_run(tmp_path, pinned, spark_remote):
     """tickets.csv grows after the run pinned it but before 00 cleaned it:
     00 stops with the file named, nothing else runs, exit 2."""
@@ -309,6 +310,7 @@ def test_a_full_disk_stops_the_run_and_keeps_the_earlier_outputs(
 
 # -- 4. too little memory -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_too_little_memory_to_start_spark_is_one_line(tmp_path, pinned):
     """A heap Spark cannot even start with: one line naming the setting."""
     code, output = _run(tmp_path, "run", Path(pinned["data_dir"]), tmp_path / "out",

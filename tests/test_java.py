@@ -29,6 +29,7 @@ def _shadow_path(tmp_path: Path) -> str:
     return str(shadow)
 
 
+@pytest.mark.slow
 def test_spark_runs_on_bundled_jdk_when_system_java_is_hidden(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "SPARK_REMOTE")}
     env["PATH"] = _shadow_path(tmp_path)

@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 
 import nbformat
 import papermill
+import pytest
 
 from lib.config import PROJECT_ROOT
 
@@ -47,6 +48,7 @@ def _alter_one_number(text: str) -> tuple[str, str, str]:
     return text[:match.start()] + new + text[match.end():], old, new
 
 
+@pytest.mark.slow
 def test_nbval_fails_when_a_stored_result_changes(tmp_path, spark_remote, pinned, monkeypatch):
     monkeypatch.setenv("SPARK_REMOTE", spark_remote)
     untouched = tmp_path / "untouched.ipynb"

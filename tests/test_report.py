@@ -117,6 +117,7 @@ def test_report_loads_in_a_browser_with_every_image_and_link(browser, output_dir
     assert result["console"] == []
 
 
+@pytest.mark.slow
 def test_report_of_a_real_run_in_a_browser(browser, spark_remote, pinned, tmp_path):
     """``python -m lib.run --only 00`` on the pinned data, then its report."""
     out = tmp_path / "output"

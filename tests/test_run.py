@@ -147,6 +147,7 @@ def test_the_server_is_stopped_and_the_report_built(broken_batch):
 
 # -- interruption --------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_notebooks_and_the_server(tmp_path, pinned):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
@@ -187,6 +188,7 @@ def test_ctrl_c_stops_the_notebooks_and_the_server(tmp_path, pinned):
     assert _gone(_server_pid(lines), wait=10), "server still running"
 
 
+@pytest.mark.slow
 def test_the_server_dies_with_the_process_that_started_it(tmp_path):
     script = textwrap.dedent(f"""\
         import time

@@ -75,6 +75,7 @@ def injected_run(tmp_path_factory, spark_remote):
     return out
 
 
+@pytest.mark.slow
 def test_no_cell_of_any_output_starts_like_a_formula(injected_run):
     files = _output_csvs(injected_run)
     names = {p.relative_to(injected_run).as_posix() for p in files}
@@ -89,6 +90,7 @@ def test_no_cell_of_any_output_starts_like_a_formula(injected_run):
                 assert not unsafe, f"{path.name}.{column}: {unsafe}"
 
 
+@pytest.mark.slow
 def test_every_input_text_column_is_escaped_in_08(injected_run):
     rows = {r["order_id"]: r for r in csv_records(injected_run / "08_tickets_denormalized.csv")}
     assert set(rows) == {"ORD-1", "'=ORD-2", "ORD-3", "ORD-4", "ORD-5"}
@@ -106,6 +108,7 @@ def test_every_input_text_column_is_escaped_in_08(injected_run):
     assert (five["phone"], five["last_name"]) == ("-12", 'O\'Neil, "Jr"')  # plain number, quotes
 
 
+@pytest.mark.slow
 def test_items_inside_the_events_list_are_escaped(injected_run):
     events = {r["customer_id"]: r["events"] for r in csv_records(injected_run / "03_customer_events.csv")}
     assert events == {
@@ -115,6 +118,7 @@ def test_items_inside_the_events_list_are_escaped(injected_run):
     }
 
 
+@pytest.mark.slow
 def test_rejects_are_escaped_too(injected_run):
     tickets = csv_records(injected_run / "rejects" / "tickets_rejected.csv")
     assert [(r["order_id"], r["event_name"], r["reject_reason"]) for r in tickets] == [
