@@ -1,4 +1,4 @@
-"""Execute notebooks through papermill, each on its own warm kernel from a
+"""Execute notebooks through papermill, each on a warm kernel from a
 :class:`~lib.suite.kernel_pool.KernelPool`, one thread per running notebook, each
 with its log, its time limit and a stop on Ctrl-C or a :class:`~lib.suite.watch.Halt`.
 """
@@ -136,7 +136,8 @@ def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progr
         if deadline is not None:
             deadline.cancel()
         if km is not None:
-            kernels.release(km, end_session=deadline is None or not deadline.expired.is_set())
+            kernels.release(km, end_session=deadline is None or not deadline.expired.is_set(),
+                            reuse=result.status == Status.OK)
     result.seconds = time.monotonic() - began
     progress.finished(result)
     return result

@@ -255,7 +255,8 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         to_run = len(batch.notebooks) - len(current)
         if to_run:  # kernels start and warm up while the Spark server starts
             kernels = KernelPool(params.output_dir / "logs", total=to_run, ahead=jobs,
-                                 cwd=PROJECT_ROOT, env=_kernel_environment()).start()
+                                 cwd=PROJECT_ROOT, env=_kernel_environment(),
+                                 reuse=not args.no_shared_session).start()
             log = params.output_dir / "logs" / "connect-server.log"
             server = _join_lab_server(args)
             if server is not None:
