@@ -85,8 +85,8 @@ class KernelPool:
 
     def take(self, log_path: Path):
         """A warm kernel (its manager) whose output from now on goes to
-        ``log_path`` (copied there when it is released); raises
-        :class:`KernelError` if it could not start."""
+        ``log_path`` (:func:`_log_to`); raises :class:`KernelError` if it
+        could not start."""
         item = self._ready.get(timeout=START_TIMEOUT * 2)
         with self._count:
             self._untaken -= 1
@@ -97,7 +97,7 @@ class KernelPool:
             raise item
         if self._aborted:  # the kernel is being killed
             raise KernelError(self._aborted)
-        item.notebook_log = log_path
+        _log_to(item, log_path)
         return item
 
     def release(self, km, end_session: bool = True, reuse: bool = False) -> None:
@@ -119,7 +119,6 @@ class KernelPool:
                 self._call(km.shutdown_kernel(now=True))
             finally:
                 _hand_over_log(km)
-                km.log_path.unlink(missing_ok=True)
         finally:
             with self._count:
                 self._running -= 1
@@ -196,8 +195,8 @@ class KernelPool:
         from jupyter_client.manager import AsyncKernelManager
 
         km = AsyncKernelManager(kernel_name=KERNEL)
-        km.log_path = self.log_dir / f".kernel-{os.getpid()}-{number}.log"
-        km.log_offset = 0  # where the output of its next notebook starts
+        km.log_path = self.log_dir / f".kernel-{os.getpid()}-{number}.log"  # its stdout, stderr
+        km.notebook_log = None
         remote = self._remote
         env = {**self._env, "SPARK_REMOTE": remote} if remote else self._env
         with open(km.log_path, "ab") as log:
@@ -207,18 +206,30 @@ class KernelPool:
         return km
 
 
+def _log_to(km, log_path: Path) -> None:
+    """Send what ``km`` writes while it runs a notebook to ``log_path``. The
+    first time, its log is renamed there (the open file follows); after that
+    its output is moved there from that file when the notebook ends."""
+    if km.log_path.name.startswith(".kernel-"):
+        os.replace(km.log_path, log_path)
+        km.log_path = log_path
+        return
+    log_path.write_bytes(b"")  # the notebook's log is there from its start
+    km.notebook_log, km.log_offset = log_path, km.log_path.stat().st_size
+
+
 def _hand_over_log(km) -> None:
-    """Copy what the kernel wrote since it was taken (since it started, the
-    first time) to its notebook's log."""
-    target = getattr(km, "notebook_log", None)
-    if target is None:
+    """Move what the kernel wrote since :func:`_log_to` into the notebook's
+    log, when it went to an earlier notebook's (the kernel appends, so the
+    earlier log is cut back to where it was)."""
+    if km.notebook_log is None:
         return
     try:
-        with open(km.log_path, "rb") as source, open(target, "wb") as log:
+        with open(km.log_path, "r+b") as source, open(km.notebook_log, "ab") as log:
             source.seek(km.log_offset)
             while chunk := source.read(1 << 20):
                 log.write(chunk)
-            km.log_offset = source.tell()
+            source.truncate(km.log_offset)
     except OSError:
         pass  # a log is never worth failing the batch for
     km.notebook_log = None
