@@ -5,6 +5,7 @@ and even when the process that started it is killed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import signal
 import subprocess
@@ -117,15 +118,16 @@ def test_every_executed_notebook_is_kept(broken_batch, pinned):
     assert params["output_dir"] == str(out.resolve())  # relative to the caller, made absolute
 
 
-def test_00_runs_alone_before_the_others(broken_batch):
+def test_the_others_start_once_00_has_staged_the_data(broken_batch):
     _, out, _ = broken_batch
 
-    def times(name):
+    def started(name) -> float:
         meta = nbformat.read(out / "notebooks" / f"{name}.ipynb", as_version=4).metadata.papermill
-        return meta.start_time, meta.end_time
+        return dt.datetime.fromisoformat(meta.start_time).timestamp()  # with its zone
 
-    first_end = times("00_data_quality")[1]
-    assert all(times(n)[0] >= first_end for n in ("01_broken", "02_quality_again"))
+    [staged] = (out / "_staging").glob("*/_COMPLETE")
+    assert started("00_data_quality") < staged.stat().st_mtime
+    assert all(started(n) >= staged.stat().st_mtime for n in ("01_broken", "02_quality_again"))
 
 
 def test_outputs_written_are_listed_per_notebook(broken_batch):

@@ -1,4 +1,4 @@
-"""Execute notebooks through papermill, each on its own warm kernel from a
+"""Execute notebooks through papermill, each on a warm kernel from a
 :class:`~lib.suite.kernel_pool.KernelPool`, one thread per running notebook, each
 with its log, its time limit and a stop on Ctrl-C or a :class:`~lib.suite.watch.Halt`.
 """
@@ -136,7 +136,8 @@ def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progr
         if deadline is not None:
             deadline.cancel()
         if km is not None:
-            kernels.release(km, end_session=deadline is None or not deadline.expired.is_set())
+            kernels.release(km, end_session=deadline is None or not deadline.expired.is_set(),
+                            reuse=result.status == Status.OK)
     result.seconds = time.monotonic() - began
     progress.finished(result)
     return result
@@ -161,9 +162,11 @@ def _publish(scratch: Path, executed: Path) -> bool:
 
 
 def run_batch(groups: list[list[Path]], jobs: int, run_one: Callable[[Path], Result],
-              progress: Progress, halt: Halt | None = None) -> tuple[list[Result], bool]:
+              progress: Progress, halt: Halt | None = None,
+              next_may_start: Callable[[], bool] | None = None) -> tuple[list[Result], bool]:
     """Run each group of notebooks after the previous one, up to ``jobs`` at
-    once. Ctrl-C (or SIGTERM raised as KeyboardInterrupt) kills the running
+    once; once ``next_may_start()`` is true, the next group starts while the
+    current one still runs (e.g. 00 has staged the data). Ctrl-C (or SIGTERM raised as KeyboardInterrupt) kills the running
     kernels. Returns the results in notebook order and whether the run was
     interrupted; a notebook that never finished is "interrupted". Once
     ``halt`` has a reason, no notebook starts ("not run"), and those running
@@ -182,16 +185,19 @@ def run_batch(groups: list[list[Path]], jobs: int, run_one: Callable[[Path], Res
     pool = cf.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook")
     interrupted, hung = False, set()  # hung: given up after a killing halt
     try:
-        for group in groups:
-            pending = {pool.submit(one, nb): nb.stem for nb in group if not halt.reason}
-            futures.update(pending)
-            while pending:
+        pending: dict[cf.Future, str] = {}
+        for number, group in enumerate(groups):
+            started = {pool.submit(one, nb): nb.stem for nb in group if not halt.reason}
+            futures.update(started)
+            pending.update(started)
+            early = next_may_start if number < len(groups) - 1 else None
+            while pending and not (early and early()):
                 done, _ = cf.wait(pending, timeout=0.5)
                 pending = {f: name for f, name in pending.items() if f not in done}
                 progress.tick()
                 if halt.reason:
                     hung = _halt_batch(pending, halt)
-                    break
+                    pending = {}
     except KeyboardInterrupt:
         interrupted = True
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

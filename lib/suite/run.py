@@ -22,7 +22,7 @@ from lib.errors import TicketInsightsError
 from lib.input_checks import check_input_files
 from lib.run_context import RunContext
 from lib.session import server_java_options
-from lib.staged import changed_inputs, pin_inputs
+from lib.staged import changed_inputs, is_staged, pin_inputs
 from lib.suite.cleanup import output_dir_lock, remove_stale_scratch
 from lib.suite.connect_server import spark_for_batch
 from lib.suite.dry_run import dry_run
@@ -39,7 +39,7 @@ from lib.suite.run_record import RunFacts
 from lib.suite.share import share_key_file
 from lib.suite.watch import Halt, ServerWatch, disk_full, named_failure
 
-FIRST = "00"  # stages the data; runs alone before the rest
+FIRST = "00"  # stages the data; the rest start once it has
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,9 @@ def _up_to_date(batch: Batch, force: bool) -> dict[str, Result]:
 
 def _run_batch(batch: Batch, progress: Progress, current: dict[str, Result],
                kernels: KernelPool | None) -> tuple[list[Result], bool]:
-    """00 alone first, then the rest up to ``jobs`` at once; notebooks already
-    up to date are reported, not run. Returns the results in notebook order
+    """00 first, then the rest up to ``jobs`` at once, from the moment the
+    pinned inputs are staged (00 stages them, then goes on to its quality
+    report); notebooks already up to date are reported, not run. Returns the results in notebook order
     and whether the run was interrupted."""
     for result in current.values():
         progress.skipped(result)
@@ -116,7 +117,7 @@ def _run_batch(batch: Batch, progress: Progress, current: dict[str, Result],
     rest = [nb for nb in to_run if nb not in first]
     results, interrupted = run_batch([first, rest], batch.jobs,
                                      lambda nb: _run_one(nb, batch, progress, kernels), progress,
-                                     batch.halt)
+                                     batch.halt, lambda: is_staged(batch.params, batch.pin))
     ran = {r.name: r for r in results}
     return [current.get(nb.stem) or ran[nb.stem] for nb in batch.notebooks], interrupted
 
@@ -255,7 +256,8 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         to_run = len(batch.notebooks) - len(current)
         if to_run:  # kernels start and warm up while the Spark server starts
             kernels = KernelPool(params.output_dir / "logs", total=to_run, ahead=jobs,
-                                 cwd=PROJECT_ROOT, env=_kernel_environment()).start()
+                                 cwd=PROJECT_ROOT, env=_kernel_environment(),
+                                 reuse=not args.no_shared_session).start()
             log = params.output_dir / "logs" / "connect-server.log"
             server = _join_lab_server(args)
             if server is not None:
