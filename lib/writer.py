@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -55,6 +55,15 @@ def format_for_csv(df: DataFrame) -> DataFrame:
     """Every column as text in the formats of docs/contract.md §5.1; text from the
     inputs made formula-safe. Column order is kept."""
     return df.select(*[_as_text(f.name, f.dataType).alias(f.name) for f in df.schema.fields])
+
+
+def read_written(spark: SparkSession, path: str | os.PathLike, schema: T.StructType) -> DataFrame:
+    """A CSV :func:`write_csv` wrote, read back with the schema of the DataFrame
+    it was written from. Numbers, dates, booleans and plain labels come back as
+    they were; text that was made formula-safe keeps its leading ``'``."""
+    return (spark.read.schema(schema)
+            .options(**CSV_OPTIONS, dateFormat=C.DATE_FORMAT, timestampFormat=C.TIMESTAMP_FORMAT)
+            .csv(str(path)))
 
 
 class Written(NamedTuple):

@@ -69,8 +69,9 @@ nb.write(result, ctx, "03_customer_events.csv", rows=5)
 # %%
 import matplotlib.pyplot as plt
 
+written = nb.written(result, ctx, "03_customer_events.csv")  # not computed again
 distribution = nb.fetch(
-    result.groupBy("event_count").count().orderBy("event_count"), ctx, "chart data"
+    written.groupBy("event_count").count().orderBy("event_count"), ctx, "chart data"
 )
 fig, ax = plt.subplots(figsize=(9, 3.8))
 ax.bar(distribution["event_count"], distribution["count"], color="#4f81bd")

@@ -71,7 +71,8 @@ nb.write(result, ctx, "07_order_quantity_delta.csv")
 import matplotlib.pyplot as plt
 
 deltas = (
-    result.where("quantity_delta IS NOT NULL")
+    nb.written(result, ctx, "07_order_quantity_delta.csv")  # not computed again
+    .where("quantity_delta IS NOT NULL")
     .groupBy("quantity_delta").count().orderBy("quantity_delta")
 )
 deltas = nb.fetch(deltas, ctx, "chart data")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lib.fileio import remove_scratch
-from lib.writer import write_csv
+from lib.writer import read_written, write_csv
 
 
 def _read(path):
@@ -42,6 +42,22 @@ def test_formats_and_quoting(spark, tmp_path):
         "  spaced  ,,,,,\n"
     )
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no scratch left
+
+
+def test_a_written_csv_reads_back_as_the_dataframe_it_was_written_from(spark, tmp_path):
+    schema = ("label string, day date, moment timestamp, money decimal(18,2), flag boolean, "
+              "n int, delta int")
+    rows = [("Previous Season Purchaser", dt.date(2023, 8, 12), dt.datetime(2023, 8, 1, 9, 5, 7),
+             Decimal("12.50"), True, 3, -2),
+            ("2025/26", None, None, Decimal("0.00"), False, None, None)]
+    df = spark.createDataFrame(rows, schema)
+    path, _ = write_csv(df, tmp_path / "out.csv")
+    back = read_written(spark, path, df.schema)
+    assert back.schema == df.schema
+    assert sorted(back.collect()) == sorted(df.collect())
+    formula = spark.createDataFrame([("=1+1", 1)], "text string, n int")
+    path, _ = write_csv(formula, tmp_path / "formula.csv")
+    assert [tuple(r) for r in read_written(spark, path, formula.schema).collect()] == [("'=1+1", 1)]
 
 
 def test_formula_injection_is_neutralised(spark, tmp_path):
