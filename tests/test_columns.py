@@ -10,13 +10,19 @@ from lib import columns as C
 
 
 def _apply(spark, helper, values, type_="string"):
-    df = spark.createDataFrame([(v,) for v in values], f"v {type_}")
-    return [row[0] for row in df.select(helper(F.col("v"))).collect()]
+    """``helper`` applied to each of ``values``, in one query, in order."""
+    df = spark.createDataFrame(list(enumerate(values)), f"i int, v {type_}")
+    return [row[1] for row in df.select("i", helper(F.col("v"))).orderBy("i").collect()]
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
+def _cases(spark, helper, cases):
+    """(input, output) for every case, computed in one query: many small
+    queries cost far more than the rows do."""
+    values = [text for text, _ in cases]
+    return list(zip(values, _apply(spark, helper, values), strict=True))
+
+
+EVENT_DATES = [
         ("12-Aug-2023", d("2023-08-12")),
         ("12-aug-2023", d("2023-08-12")),
         ("12-AUG-2023", d("2023-08-12")),
@@ -36,10 +42,11 @@ def _apply(spark, helper, values, type_="string"):
         ("TBC", None),
         ("", None),
         (None, None),
-    ],
-)
-def test_parse_event_date(spark, text, expected):
-    assert _apply(spark, C.parse_event_date, [text]) == [expected]
+]
+
+
+def test_parse_event_date(spark):
+    assert _cases(spark, C.parse_event_date, EVENT_DATES) == EVENT_DATES
 
 
 def test_parse_timestamp(spark):
@@ -72,9 +79,7 @@ def test_parse_money(spark):
     assert _apply(spark, C.parse_money, values) == expected
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
+TITLES = [
         (" MRS. ", "Mrs"),
         ("dr", "Dr"),
         ("Dr..", "Dr."),
@@ -84,10 +89,11 @@ def test_parse_money(spark):
         ("   ", "Unknown"),
         ("", "Unknown"),
         (None, "Unknown"),
-    ],
-)
-def test_normalise_title(spark, raw, expected):
-    assert _apply(spark, C.normalise_title, [raw]) == [expected]
+]
+
+
+def test_normalise_title(spark):
+    assert _cases(spark, C.normalise_title, TITLES) == TITLES
 
 
 def test_normalise_title_is_idempotent_except_for_a_kept_dot(spark):
@@ -114,9 +120,7 @@ def test_season_label(spark, date, start_month, label):
     assert df.select(C.season_label(F.col("v"), start_month)).first()[0] == label
 
 
-@pytest.mark.parametrize(
-    ("text", "written"),
-    [
+FORMULAS = [
         ("=SUM(A1)", "'=SUM(A1)"),
         ("+44 7700 900123", "+44 7700 900123"),  # a phone stays
         ("+cmd", "'+cmd"),
@@ -131,10 +135,11 @@ def test_season_label(spark, date, start_month, label):
         (" =x", " =x"),
         ("", ""),
         (None, None),
-    ],
-)
-def test_escape_formula(spark, text, written):
-    assert _apply(spark, C.escape_formula, [text]) == [written]
+]
+
+
+def test_escape_formula(spark):
+    assert _cases(spark, C.escape_formula, FORMULAS) == FORMULAS
 
 
 def test_event_id_is_stable_and_distinguishes_dates(spark):
