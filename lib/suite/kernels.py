@@ -166,8 +166,8 @@ def run_batch(groups: list[list[Path]], jobs: int, run_one: Callable[[Path], Res
               next_may_start: Callable[[], bool] | None = None) -> tuple[list[Result], bool]:
     """Run each group of notebooks after the previous one, up to ``jobs`` at
     once; once ``next_may_start()`` is true, the next group starts while the
-    current one still runs (e.g. 00 has staged the data). Ctrl-C (or SIGTERM raised as KeyboardInterrupt) kills the running
-    kernels. Returns the results in notebook order and whether the run was
+    current one still runs (e.g. 00 has staged the data). Ctrl-C (or SIGTERM
+    raised as KeyboardInterrupt) kills the running kernels. Returns the results in notebook order and whether the run was
     interrupted; a notebook that never finished is "interrupted". Once
     ``halt`` has a reason, no notebook starts ("not run"), and those running
     when it came fail with that reason if it kills them."""
