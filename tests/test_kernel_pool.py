@@ -103,3 +103,12 @@ def test_kernels_live_at_most_ahead_at_once_with_reuse(pool, tmp_path):
     for km in again:
         kernels.release(km, reuse=True)
 
+
+
+def test_closing_the_pool_keeps_the_log_of_a_reset_kernels_first_notebook(pool, tmp_path):
+    kernels = pool(total=3, ahead=1, reuse=True)  # e.g. a batch halted after 01
+    km = kernels.take(tmp_path / "logs" / "01.log")
+    _run(kernels, km, "import os; os.write(2, b'first notebook\\n')")
+    kernels.release(km, reuse=True)  # reset and waiting for 02
+    kernels.close()
+    assert "first notebook" in (tmp_path / "logs" / "01.log").read_text()

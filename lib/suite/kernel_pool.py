@@ -167,7 +167,8 @@ class KernelPool:
             self._ready.put(KernelError(reason))
 
     def close(self) -> None:
-        """Stop starting kernels and shut down those never taken."""
+        """Stop starting kernels and shut down those waiting in the pool (a
+        reset one's log is its first notebook's: it stays)."""
         self._closed.set()
         while True:
             try:
@@ -176,7 +177,8 @@ class KernelPool:
                 break
             if not isinstance(item, BaseException):
                 self._call(item.shutdown_kernel(now=True))
-                item.log_path.unlink(missing_ok=True)
+                if not item.ran_a_notebook:
+                    item.log_path.unlink(missing_ok=True)
         self._loop.call_soon_threadsafe(self._loop.stop)
 
     def _call(self, coroutine):
@@ -196,7 +198,8 @@ class KernelPool:
 
         km = AsyncKernelManager(kernel_name=KERNEL)
         km.log_path = self.log_dir / f".kernel-{os.getpid()}-{number}.log"  # its stdout, stderr
-        km.notebook_log = None
+        km.notebook_log = None  # set while the output of a later notebook is to be moved
+        km.ran_a_notebook = False
         remote = self._remote
         env = {**self._env, "SPARK_REMOTE": remote} if remote else self._env
         with open(km.log_path, "ab") as log:
@@ -210,9 +213,9 @@ def _log_to(km, log_path: Path) -> None:
     """Send what ``km`` writes while it runs a notebook to ``log_path``. The
     first time, its log is renamed there (the open file follows); after that
     its output is moved there from that file when the notebook ends."""
-    if km.log_path.name.startswith(".kernel-"):
+    if not km.ran_a_notebook:
         os.replace(km.log_path, log_path)
-        km.log_path = log_path
+        km.log_path, km.ran_a_notebook = log_path, True
         return
     log_path.write_bytes(b"")  # the notebook's log is there from its start
     km.notebook_log, km.log_offset = log_path, km.log_path.stat().st_size
