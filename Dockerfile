@@ -5,6 +5,7 @@ FROM python:3.11.7-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_NO_CACHE=1 \
     PATH=/app/.venv/bin:$PATH
 
 RUN apt-get update \

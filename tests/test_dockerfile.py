@@ -67,24 +67,29 @@ def test_requires_python_is_what_the_lock_needs():
     assert "3.11.4" not in required and "3.11.5" in required and "3.11.7" in required
 
 
-def test_every_pin_of_both_locks_has_its_hashes():
+def test_every_pin_of_every_lock_has_its_hashes():
     """pip install -r a lock with hashes checks every download; it refuses a lock
     where one requirement has none, so each pin must carry its own."""
-    for name in ("requirements.txt", "requirements-runtime.txt"):
+    for name, least in (("requirements.txt", 50), ("requirements-runtime.txt", 50),
+                        ("requirements-uv.txt", 1)):
         text = (PROJECT_ROOT / name).read_text()
         blocks = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 1)[1])
         pinned = [block for block in blocks if "==" in block.split("\n", 1)[0]]
-        assert len(pinned) == len(pins(name)) > 50
+        assert len(pinned) == len(pins(name)) >= least
         unhashed = [block.split()[0] for block in pinned if "--hash=sha256:" not in block]
         assert not unhashed, f"{name}: pins without a hash: {unhashed}"
 
 
 def test_the_image_installs_the_project_without_deps_after_the_hashed_lock():
-    """The hashed lock in one pip call (hash-checking mode), the project itself
-    (no hash possible) in another: make setup, run by the image, does both."""
+    """The installer (uv) from its own hashed lock, then the hashed lock in one
+    call (hash-checking mode), the project itself (no hash possible) in another:
+    make setup, run by the image, does all three."""
     makefile = (PROJECT_ROOT / "Makefile").read_text()
-    recipe = makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    uv = re.search(r"^UV := (.*)$", makefile, re.M).group(1)
+    recipe = makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0].replace("$(UV)", uv)
     installs = [line.strip() for line in recipe.splitlines() if "pip install" in line]
-    assert len(installs) == 2
-    assert "--require-hashes -r $(LOCK_FILE)" in installs[0] and "-e ." not in installs[0]
-    assert "--no-deps -e ." in installs[1] and "--require-hashes" not in installs[1]
+    assert len(installs) == 3
+    assert "pip install" in installs[0] and "--require-hashes -r $(UV_LOCK)" in installs[0]
+    assert "uv pip install" in installs[1] and "--require-hashes -r $(LOCK_FILE)" in installs[1]
+    assert "-e ." not in installs[1]
+    assert "--no-deps -e ." in installs[2] and "--require-hashes" not in installs[2]
