@@ -9,11 +9,11 @@ Tests get the same values from the ``pinned`` fixture.
 
 Notebook kernels under nbval share one warm Spark: a local Spark Connect server
 (lib/suite/connect_server.py) started when the first notebook cell is about to
-run and stopped when pytest ends; ``SPARK_REMOTE`` points the kernels at it
-while notebook items run (unit tests keep their own local session). If the
+run (or a test first needs Spark) and stopped when pytest ends;
+``SPARK_REMOTE`` points the kernels at it while notebook items run. If the
 caller already set ``SPARK_REMOTE``, that endpoint is used and nothing is
-started. Tests that run notebooks in a subprocess get the same server from the
-``spark_remote`` fixture.
+started. Tests get the same server from the ``spark_remote`` fixture: their
+``spark`` session (tests/conftest.py) and the notebooks they run in a subprocess.
 """
 
 from __future__ import annotations

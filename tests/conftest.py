@@ -1,7 +1,8 @@
-"""Fixtures shared by test modules: one local Spark session for the whole test
-run, a headless-capable chromium for the tests that check pages in a real
-browser, an output folder with the star schema's tables saved, and a hand-made
-output folder for the shareable report."""
+"""Fixtures shared by test modules: one Spark session for the whole test run
+(on the local Spark Connect server the notebooks share), a headless-capable
+chromium for the tests that check pages in a real browser, an output folder
+with the star schema's tables saved, and a hand-made output folder for the
+shareable report."""
 
 from __future__ import annotations
 
@@ -23,11 +24,14 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
 @pytest.fixture(scope="session")
-def spark():
-    from lib.session import get_spark, server_java_options
+def spark(spark_remote):
+    """One Spark session for the whole test run, on the local Spark Connect
+    server the notebooks under nbval share (the root conftest.py starts it):
+    one JVM to start and warm up instead of two, and small inline rows go to
+    it as Arrow batches (a classic local session ran the unit tests 2.5x slower)."""
+    from lib.session import get_spark
 
-    # small inline data: the JIT settings of a small batch (C1, ParallelGC)
-    session = get_spark("ticket-insights-tests", java_options=server_java_options(0))
+    session = get_spark("ticket-insights-tests", remote=spark_remote)
     yield session
     session.stop()
 

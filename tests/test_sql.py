@@ -42,7 +42,8 @@ def _rows(spark, name: str) -> int:
 
 # -- every session made by lib sees the tables ---------------------------------------------------
 
-def test_a_lib_session_lists_and_reads_the_tables(spark, saved_tables):
+def test_a_lib_session_lists_and_reads_the_tables(spark_remote, saved_tables, monkeypatch):
+    monkeypatch.setenv("SPARK_REMOTE", spark_remote)  # as `make sql` on a shared server
     session = tables.open_session(saved_tables)
     shown = {row.tableName: row.isTemporary for row in session.sql("SHOW TABLES").collect()}
     assert set(tables.TABLE_NAMES) <= set(shown)
