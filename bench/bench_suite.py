@@ -51,12 +51,14 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.profile_summary import ThreadCpu, python_categories, report
 from lib.manifest import manifest_path, read_manifest
-from lib.suite.shared_server import STATE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench"
 RESULTS = ROOT / "output" / "bench"
 REFERENCE_DATE = "2026-11-01"
+# each timed run starts its own Spark and stops it: never a running `make lab`'s
+# server (a state file of the bench's own), no server kept warm for the next run
+COLD = ("--keep-warm", "0", "--server-state", str(CACHE / "no-lab-server.json"))
 CUSTOMERS = {10_000: 2_000, 1_000_000: 100_000, 10_000_000: 500_000}
 NOTEBOOKS = [f"{n:02d}" for n in range(12)]
 FIELDS = ["orders", "mode", "notebook", "wall_seconds", "kernel_s", "setup_s", "write_s",
@@ -184,7 +186,7 @@ def run_suite(orders: int, shared: bool, rerun: bool = False, profile: bool = Fa
     output = CACHE / "out" / f"{orders}-{'shared' if shared else 'own'}"
     if not rerun:
         shutil.rmtree(output, ignore_errors=True)
-    command = [sys.executable, "-m", "lib.run", "--data-dir", str(dataset(orders)),
+    command = [sys.executable, "-m", "lib.run", *COLD, "--data-dir", str(dataset(orders)),
                "--output-dir", str(output), "--as-of-date", REFERENCE_DATE]
     if not shared:
         command.append("--no-shared-session")
@@ -193,8 +195,7 @@ def run_suite(orders: int, shared: bool, rerun: bool = False, profile: bool = Fa
     mode = ("shared" if shared else "no-shared-session") + (" unchanged rerun" if rerun else "")
     log = (CACHE / f"run-{orders}-{mode.replace(' ', '-')}.log").open("w")
     started = time.perf_counter()
-    # never join a running `make lab`'s server: the bench times its own Spark
-    env = {**os.environ, STATE_ENV: str(CACHE / "no-lab-server.json")}
+    env = dict(os.environ)
     env.pop("SPARK_REMOTE", None)
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     memory = PeakMemory(process.pid)
