@@ -117,6 +117,8 @@ def _is(pid, marker: str) -> bool:
     """Process ``pid`` lives and its command line holds ``marker`` (not a reused pid)."""
     import psutil
 
+    if not isinstance(pid, int) or pid <= 0:  # psutil.Process(None) would be this process
+        return False
     try:
         process = psutil.Process(pid)
         return process.status() != psutil.STATUS_ZOMBIE and marker in " ".join(process.cmdline())
