@@ -206,7 +206,7 @@ def run_suite(orders: int, shared: bool, rerun: bool = False, profile: bool = Fa
         command.append(_flight_recording(orders))
     mode = WARM if warm else \
         ("shared" if shared else "no-shared-session") + (" unchanged rerun" if rerun else "")
-    log = (CACHE / f"run-{orders}-{mode.replace(' ', '-')}.log").open("w")
+    log = (CACHE / f"run-{orders}-{'warm' if warm else mode.replace(' ', '-')}.log").open("w")
     env = dict(os.environ)
     env.pop("SPARK_REMOTE", None)
     try:
