@@ -20,6 +20,7 @@ DRY_RUN ?=
 COMPARE_TO ?=
 FAIL_ON_DRIFT ?=
 KEEP_RUNS ?=
+KEEP_WARM ?=
 ORDERS ?= 10000
 CUSTOMERS ?= 2000
 
@@ -37,6 +38,7 @@ RUN_ARGS += $(if $(DRY_RUN),--dry-run)
 RUN_ARGS += $(if $(COMPARE_TO),--compare-to "$(COMPARE_TO)")
 RUN_ARGS += $(if $(FAIL_ON_DRIFT),--fail-on-drift)
 RUN_ARGS += $(if $(KEEP_RUNS),--keep-runs "$(KEEP_RUNS)")
+RUN_ARGS += $(if $(KEEP_WARM),--keep-warm "$(KEEP_WARM)")
 
 # The locks: every package pinned. requirements.txt: pyproject.toml's dependencies
 # and dev extra (make setup); requirements-runtime.txt: the dependencies only, at
@@ -50,7 +52,7 @@ LOCK_COMMAND := pip-compile --generate-hashes --allow-unsafe --extra=dev --no-em
 RUNTIME_LOCK_COMMAND := pip-compile --generate-hashes --constraint=requirements.txt --no-emit-find-links --no-emit-index-url --output-file=requirements-runtime.txt --strip-extras pyproject.toml
 UV_LOCK_COMMAND := pip-compile --generate-hashes --no-emit-find-links --no-emit-index-url --output-file=requirements-uv.txt requirements-uv.in
 
-.PHONY: help setup lock data run report compare test lint unit nbval notebooks sync-notebooks lab bench clean
+.PHONY: help setup lock data run stop report compare test lint unit nbval notebooks sync-notebooks lab bench clean
 .PHONY: sql sql-server test-cluster test-slow test-all test-container
 
 # Each target documents itself with a "## " comment on its rule line: make help lists them.
@@ -89,6 +91,11 @@ run: setup ## sample data if data/ has none, then every notebook whose outputs a
 		$(BIN)/python generate_data.py --out "$(or $(DATA_DIR),data)" --orders $(ORDERS) --customers $(CUSTOMERS); \
 	fi
 	$(BIN)/python -m lib.run $(RUN_ARGS)
+
+# make run leaves its Spark server up for KEEP_WARM seconds (default 600; 0: none)
+# after its last use, so the next run skips the JVM's start (lib/suite/warm_server.py)
+stop: setup ## stop the Spark server a run keeps warm (make run KEEP_WARM=0 keeps none)
+	$(BIN)/python -m lib.suite.warm_server stop
 
 # The report of the last run, again; SHARE=1 adds the copy without personal data
 # (docs/contract.md §5.7), keyed by SHARE_KEY_FILE (default ~/.config/ticket-insights/share.key).
@@ -152,7 +159,8 @@ test-container: setup ## (root) podman set up, the image built, the suite run in
 	scripts/container_setup.sh $(PYTHON)
 	$(BIN)/pytest -m container --durations=0 tests/test_container.py
 
-clean: ## remove the outputs and hidden state (run lock, Lab server state), keeping output/README.md
+clean: ## remove the outputs and hidden state (run lock, Lab server state), keeping output/README.md; stops a warm server
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m lib.suite.warm_server stop; fi
 	find output -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
 	rm -rf .pytest_cache .spark-server.json .spark-server.json.lock .run.lock
 

@@ -30,9 +30,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.bench_suite import CACHE, REFERENCE_DATE, RESULTS, ROOT, dataset
+from bench.bench_suite import CACHE, COLD, REFERENCE_DATE, RESULTS, ROOT, dataset
 from bench.profile_summary import ThreadCpu
-from lib.suite.shared_server import STATE_ENV
 
 FIELDS = ["variant", "orders", "round", "wall_s", "cpu_s", "jit_cpu_s", "gc_cpu_s",
           "server_ready_s", "load_1m", "exit_code", "csvs_equal"]
@@ -52,10 +51,10 @@ def run(variant: str, options: list[str], orders: int, index: int) -> dict:
     output = CACHE / "ab" / f"{orders}-{variant}-{index}"
     shutil.rmtree(output, ignore_errors=True)
     output.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "lib.run", "--data-dir", str(dataset(orders)),
+    command = [sys.executable, "-m", "lib.run", *COLD, "--data-dir", str(dataset(orders)),
                "--output-dir", str(output), "--as-of-date", REFERENCE_DATE,
                *(f"--server-java-option={o}" for o in options)]
-    env = {**os.environ, STATE_ENV: str(CACHE / "no-lab-server.json")}
+    env = dict(os.environ)
     env.pop("SPARK_REMOTE", None)
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

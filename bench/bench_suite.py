@@ -13,7 +13,13 @@ processes (sampled every 0.2 s over the runner's process tree), and input rows
 per second. At the default scale the same suite also runs with
 ``--no-shared-session``, in the same benchmark run, and the ratio is reported.
 At the default scale it also reruns the shared suite on the same folder, with
-nothing changed, to time the up-to-date check (no notebook should run).
+nothing changed, to time the up-to-date check (no notebook should run), and
+times a run on a warm server (``warm server (second run, --force)``): a first,
+untimed run with ``--keep-warm 120`` leaves its server up, a second, timed run
+with ``--force`` reuses it, then the server is stopped (as ``make stop`` does).
+Every other run is cold: ``--keep-warm 0``, a server of its own, never one of
+``make lab`` or a warm one. The warm run's ``jvm_peak_mb`` is empty: its JVM is
+not the runner's child.
 
 Writes ``output/bench/results.csv``: one row per run (``notebook`` = ``suite``)
 and one per notebook, with where its time went: waiting for a kernel and
@@ -51,12 +57,16 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.profile_summary import ThreadCpu, python_categories, report
 from lib.manifest import manifest_path, read_manifest
-from lib.suite.shared_server import STATE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench"
 RESULTS = ROOT / "output" / "bench"
 REFERENCE_DATE = "2026-11-01"
+# each timed run starts its own Spark and stops it: never a running `make lab`'s
+# server (a state file of the bench's own), no server kept warm for the next run
+COLD = ("--keep-warm", "0", "--server-state", str(CACHE / "no-lab-server.json"))
+WARM_STATE = CACHE / "warm-server.json"  # the warm-server figure's own server
+WARM = "warm server (second run, --force)"
 CUSTOMERS = {10_000: 2_000, 1_000_000: 100_000, 10_000_000: 500_000}
 NOTEBOOKS = [f"{n:02d}" for n in range(12)]
 FIELDS = ["orders", "mode", "notebook", "wall_seconds", "kernel_s", "setup_s", "write_s",
@@ -177,31 +187,46 @@ def _write_profile(orders: int, threads: ThreadCpu, spies: list[subprocess.Popen
     return summary
 
 
-def run_suite(orders: int, shared: bool, rerun: bool = False, profile: bool = False) -> list[dict]:
+def run_suite(orders: int, shared: bool, rerun: bool = False, profile: bool = False,
+              warm: bool = False) -> list[dict]:
     """One suite run into a fresh folder (``rerun``: again into the last one,
     nothing changed); returns the suite row, then one row per notebook run.
-    ``profile``: also write where the CPU went (``output/bench/profile-<orders>.md``)."""
-    output = CACHE / "out" / f"{orders}-{'shared' if shared else 'own'}"
+    ``profile``: also write where the CPU went (``output/bench/profile-<orders>.md``).
+    ``warm``: a first, untimed run leaves its server warm; the timed run is a
+    second one (``--force``) that reuses it; the server is stopped after it."""
+    output = CACHE / "out" / f"{orders}-{'warm' if warm else 'shared' if shared else 'own'}"
     if not rerun:
         shutil.rmtree(output, ignore_errors=True)
-    command = [sys.executable, "-m", "lib.run", "--data-dir", str(dataset(orders)),
+    server = ("--keep-warm", "120", "--server-state", str(WARM_STATE)) if warm else COLD
+    command = [sys.executable, "-m", "lib.run", *server, "--data-dir", str(dataset(orders)),
                "--output-dir", str(output), "--as-of-date", REFERENCE_DATE]
     if not shared:
         command.append("--no-shared-session")
     if profile:
         command.append(_flight_recording(orders))
-    mode = ("shared" if shared else "no-shared-session") + (" unchanged rerun" if rerun else "")
-    log = (CACHE / f"run-{orders}-{mode.replace(' ', '-')}.log").open("w")
-    started = time.perf_counter()
-    # never join a running `make lab`'s server: the bench times its own Spark
-    env = {**os.environ, STATE_ENV: str(CACHE / "no-lab-server.json")}
+    mode = WARM if warm else \
+        ("shared" if shared else "no-shared-session") + (" unchanged rerun" if rerun else "")
+    log = (CACHE / f"run-{orders}-{'warm' if warm else mode.replace(' ', '-')}.log").open("w")
+    env = dict(os.environ)
     env.pop("SPARK_REMOTE", None)
-    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-    memory = PeakMemory(process.pid)
-    memory.start()
-    profiler = _start_profilers(orders, process.pid) if profile else None
-    exit_code = process.wait()
-    wall = time.perf_counter() - started
+    try:
+        if warm:
+            subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+                           timeout=3600)
+            command.append("--force")
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   env=env)
+        memory = PeakMemory(process.pid)  # a warm server is not the runner's child: no JVM here
+        memory.start()
+        profiler = _start_profilers(orders, process.pid) if profile else None
+        exit_code = process.wait()
+        wall = time.perf_counter() - started
+    finally:
+        if warm:  # what make stop does
+            subprocess.run([sys.executable, "-m", "lib.suite.warm_server", "stop",
+                            "--state-file", str(WARM_STATE)], cwd=ROOT, stdout=log,
+                           stderr=subprocess.STDOUT, timeout=120)
     memory.stopped.set()
     memory.join()
     if profiler:
@@ -209,8 +234,8 @@ def run_suite(orders: int, shared: bool, rerun: bool = False, profile: bool = Fa
     suite = {
         "orders": orders, "mode": mode, "notebook": "suite",
         "wall_seconds": round(wall, 1), "rows_per_second": round(orders / wall),
-        "jvm_peak_mb": round(memory.jvm / 2**20), "python_peak_mb": round(memory.python / 2**20),
-        "exit_code": exit_code,
+        "jvm_peak_mb": "" if warm else round(memory.jvm / 2**20),
+        "python_peak_mb": round(memory.python / 2**20), "exit_code": exit_code,
     }
     return [suite, *([] if rerun else notebook_phases(output, {"orders": orders, "mode": mode}))]
 
@@ -252,12 +277,13 @@ def main() -> int:
     for orders in [int(s) for s in args.scales.split(",")]:
         dataset(orders)
         small = orders == min(int(s) for s in args.scales.split(","))
-        runs = [(True, False), *([(True, True)] if small else []),
-                *([(False, False)] if small and not args.skip_no_shared else [])]
-        for shared, rerun in runs:
+        runs = [(True, False, False), *([(True, True, False)] if small else []),
+                *([(False, False, False)] if small and not args.skip_no_shared else []),
+                *([(True, False, True)] if small else [])]
+        for shared, rerun, warm in runs:
             for repeat in range(args.repeat):
-                profile = args.profile and shared and not rerun and repeat == 0
-                ran = run_suite(orders, shared, rerun, profile)
+                profile = args.profile and shared and not rerun and not warm and repeat == 0
+                ran = run_suite(orders, shared, rerun, profile, warm)
                 rows.extend(ran)
                 print(json.dumps({k: ran[0][k] for k in ("orders", "mode", "wall_seconds",
                                                          "jvm_peak_mb", "exit_code")}), flush=True)

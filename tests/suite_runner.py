@@ -19,18 +19,18 @@ NO_LAB = Path("/nonexistent/ticket-insights/spark-server.json")  # no Lab's stat
 
 
 def runner_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "lib.run", *args]
+    """The runner as ``make run`` starts it, except that it keeps no server
+    warm after the run (``--keep-warm 0``) and never joins the developer's
+    own Lab or warm server (no state file). A test that wants either passes
+    ``--keep-warm``/``--server-state`` in ``args``: the last one given wins."""
+    return [sys.executable, "-m", "lib.run", "--keep-warm", "0", "--server-state", str(NO_LAB),
+            *args]
 
 
-def suite_env(remote: str | None = None, lab_state: Path | None = None) -> dict[str, str]:
+def suite_env(remote: str | None = None) -> dict[str, str]:
     """The environment for a run: ``remote`` as SPARK_REMOTE (a shared
-    server), or none, so the runner starts its own. The runner joins the
-    server of a running ``make lab`` only when given its state file
-    (``lab_state``), never the developer's own Lab."""
-    from lib.suite.shared_server import STATE_ENV
-
+    server), or none, so the runner starts its own."""
     env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
-    env[STATE_ENV] = str(lab_state or NO_LAB)
     return {**env, "SPARK_REMOTE": remote} if remote else env
 
 

@@ -213,7 +213,7 @@ def _jupyter_env(tmp: Path) -> dict:
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", shared_server.STATE_ENV)}
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
     return {**env, "JUPYTER_CONFIG_DIR": str(config),
             "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime")}
 
@@ -405,7 +405,7 @@ def test_a_suite_run_shares_the_lab_server_with_a_notebook_run_in_the_browser(
             after = _last_prompt(page)
             began = time.monotonic()
             run = Runner(tmp_path, tmp_path / "shared.log", *args, "--output-dir", str(out),
-                         env=suite_env(lab_state=state))
+                         "--server-state", str(state), env=suite_env())
             run.wait_for(lambda: "Spark: " in run.output, "the runner to choose its Spark")
             port = json.loads(state.read_text())["port"]
             assert (f"Spark: the running `make lab` Spark Connect server (127.0.0.1:{port}, "

@@ -153,7 +153,7 @@ def test_a_project_that_cannot_be_written_runs_into_another_folder(tmp_path, pin
     if "Read-only file system" not in probe.stderr:
         pytest.skip(f"no read-only bind mount here: {probe.stderr.strip()[:200]}")
     python = f"{PROJECT_ROOT}/.venv/bin/python" if (PROJECT_ROOT / ".venv").is_dir() else "python3"
-    run = f"cd {tmp_path} && {python} -m lib.run --data-dir {pinned['data_dir']} --no-report " \
+    run = f"cd {tmp_path} && {python} -m lib.run --keep-warm 0 --data-dir {pinned['data_dir']} --no-report " \
           f"--only 00,01 --as-of-date {pinned['as_of_date']}"
     elsewhere = _read_only_project(f"{run} --output-dir {tmp_path / 'out'}")
     assert elsewhere.returncode == 0, elsewhere.stdout + elsewhere.stderr

@@ -22,7 +22,6 @@ from lib.errors import TicketInsightsError
 from lib.suite.connect_server import HOST
 from lib.suite.processes import DIE_WITH_PARENT
 from lib.suite.shared_server import (
-    STATE_ENV,
     Lease,
     acquire_server,
     default_state_file,
@@ -132,8 +131,8 @@ def _arguments(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--notebook-dir", default=str(PROJECT_ROOT / "notebooks"),
                         help="folder Lab opens (default: the project's notebooks/)")
     parser.add_argument("--state-file", default=None,
-                        help=f"where the running server is recorded (default: ${STATE_ENV} "
-                             "or output/.spark-server.json)")
+                        help="where the running server is recorded "
+                             "(default: output/.spark-server.json)")
     return parser.parse_known_args(argv)
 
 

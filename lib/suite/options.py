@@ -13,6 +13,7 @@ from lib.suite.run_record import KEEP_RUNS
 from lib.suite.share import add_share_options
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+KEEP_WARM = 600.0  # s the runner's Spark server stays up after its last use (--keep-warm)
 
 
 def default_jobs(shared: bool) -> int:
@@ -52,6 +53,13 @@ def arguments(argv: list[str] | None, description: str) -> argparse.Namespace:
                         dest="server_java_options",
                         help="an option for the JVM of the Spark Connect server started here "
                              "(repeatable; e.g. a flight recording: make bench PROFILE=1)")
+    parser.add_argument("--keep-warm", type=_seconds, default=KEEP_WARM, metavar="SECONDS",
+                        help="keep the Spark Connect server up for this long after its last "
+                             "use, for the next run to reuse (0: a server of this run's own, "
+                             "stopped at its end; default: %(default)g; make stop stops it)")
+    parser.add_argument("--server-state", type=Path, default=None, metavar="FILE",
+                        help="where the shared server (make lab's or a warm one) is recorded "
+                             "(default: output/.spark-server.json)")
     add_share_options(parser)
     weekly = parser.add_argument_group("run records and changes (lib.suite.review)")
     weekly.add_argument("--dry-run", action="store_true",
@@ -63,6 +71,16 @@ def arguments(argv: list[str] | None, description: str) -> argparse.Namespace:
     weekly.add_argument("--keep-runs", type=int, default=KEEP_RUNS, metavar="N",
                         help="run records kept in <output>/runs (default: %(default)s)")
     return parser.parse_args(argv)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"a number of seconds >= 0, got {value!r}")
+    return seconds
 
 
 def select(folder: Path, only: str) -> list[Path]:

@@ -219,18 +219,21 @@ def _pin_batch(batch: Batch) -> Batch:
     return replace(batch, pin=pin, fingerprints=fingerprints)
 
 
-def _join_lab_server(args: argparse.Namespace):
-    """The Spark Connect server of a running ``make lab`` (:mod:`lib.suite.shared_server`),
-    leased so Lab's exit does not stop it under the batch; None when no such
-    server is up, sessions are not shared, or the caller chose a Spark
-    (``SPARK_REMOTE``, or ``SPARK_MASTER`` for the runner's own server).
-    ``lease.stop()`` releases it."""
+def _shared_server(args: argparse.Namespace, java_options: tuple[str, ...]):
+    """The shared server this run leases: a running ``make lab``'s, or a warm
+    one (:mod:`lib.suite.warm_lease`), so another's exit does not stop it
+    under the batch; None when the run starts its own, sessions are not
+    shared, or the caller chose a Spark (``SPARK_REMOTE``, or ``SPARK_MASTER``
+    for the runner's own server). ``chosen.lease.stop()`` releases it."""
     if args.no_shared_session or any(os.environ.get(name, "").strip()
                                      for name in ("SPARK_REMOTE", "SPARK_MASTER")):
         return None
-    from lib.suite.shared_server import join_running_server
+    from lib.suite.shared_server import default_state_file
+    from lib.suite.warm_lease import lease_shared_server
 
-    return join_running_server()
+    state_file = args.server_state.expanduser().resolve() if args.server_state \
+        else default_state_file()
+    return lease_shared_server(state_file, args.keep_warm, java_options)
 
 
 def _kernel_environment() -> dict[str, str]:
@@ -250,7 +253,7 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
           f"as_of_date {params.as_of_date}; season_start_month {params.season_start_month}",
           flush=True)
     began, began_utc = time.monotonic(), dt.datetime.now(dt.UTC)
-    server = kernels = watch = None
+    server = kernels = watch = chosen = None
     try:
         current = _up_to_date(batch, args.force)
         to_run = len(batch.notebooks) - len(current)
@@ -259,17 +262,15 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
                                  cwd=PROJECT_ROOT, env=_kernel_environment(),
                                  reuse=not args.no_shared_session).start()
             log = params.output_dir / "logs" / "connect-server.log"
-            server = _join_lab_server(args)
-            if server is not None:
-                spark_mode, remote = (f"the running `make lab` Spark Connect server (127.0.0.1:"
-                                      f"{server.port}, pid {server.pid}), shared with JupyterLab",
-                                      server.url)
+            input_bytes = sum(version[0] for version in batch.pin["inputs"].values())
+            java_options = (*server_java_options(input_bytes), *args.server_java_options)
+            chosen = _shared_server(args, java_options)
+            if chosen is not None:
+                spark_mode, server, remote = chosen.description, chosen.lease, chosen.lease.url
             else:
-                input_bytes = sum(version[0] for version in batch.pin["inputs"].values())
                 spark_mode, server, remote = spark_for_batch(
                     not args.no_shared_session, log, _shown(log, user_cwd),
-                    os.environ.get("SPARK_REMOTE", "").strip() or None,
-                    (*server_java_options(input_bytes), *args.server_java_options))
+                    os.environ.get("SPARK_REMOTE", "").strip() or None, java_options)
             batch = replace(batch, spark_remote=remote)
             kernels.use_remote(remote)
             if server is not None:  # its death stops the batch at once
@@ -300,6 +301,10 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         remove_stale_scratch(params, keep_staged=batch.pin["fingerprint"])  # e.g. a killed write
     seconds = time.monotonic() - began
     failed = _summarise(batch, results, seconds)
+    if chosen is not None and chosen.warm:
+        from lib.suite.warm_lease import stays_warm_note
+
+        print(stays_warm_note(chosen), flush=True)
     hung = any(t.name.startswith("notebook") and t.is_alive() for t in threading.enumerate())
     if interrupted:
         sys.stdout.flush()

@@ -8,7 +8,8 @@ launcher that uses the server (and any process that joins it through
 on a file next to it for as long as it does (a :class:`Lease`). The launcher
 that started the server (:func:`acquire_server`, one start at a time) stops it
 with :func:`stop_owned_server` once no one else holds the lock, or at once
-after a signal.
+after a signal. A server started by a keeper (:mod:`lib.suite.warm_server`)
+is recorded with the keeper's pid, its JVM options and its idle timeout.
 """
 
 from __future__ import annotations
@@ -29,21 +30,20 @@ from lib.fileio import LockBusy, file_lock, wait_for_flock, write_private_text
 from lib.suite.connect_server import HOST, SERVER_CLASS, free_port, start_server
 from lib.suite.processes import accepts
 
-STATE_ENV = "TICKET_INSIGHTS_SPARK_STATE"  # where the state file is, when not the default
 # s a launcher waits for another one starting or stopping the shared server
 # (a start is bounded by connect_server.START_TIMEOUT, a stop by its grace)
 LOCK_TIMEOUT = 240.0
 
 
 def default_state_file() -> Path:
-    return Path(os.environ.get(STATE_ENV) or PROJECT_ROOT / "output" / ".spark-server.json")
+    return PROJECT_ROOT / "output" / ".spark-server.json"
 
 
-def _users_file(state_file: Path) -> Path:
+def users_file(state_file: Path) -> Path:
     return state_file.with_name(state_file.name + ".users")
 
 
-def _start_lock(state_file: Path) -> Path:
+def start_lock(state_file: Path) -> Path:
     return state_file.with_name(state_file.name + ".lock")
 
 
@@ -62,7 +62,7 @@ def write_state(state_file: Path, state: dict) -> None:
     write_private_text(state_file, json.dumps(state, indent=1))
 
 
-def _remove_state(state_file: Path, server_pid: int) -> None:
+def remove_state(state_file: Path, server_pid: int) -> None:
     state = read_state(state_file)
     if state is not None and state.get("pid") == server_pid:
         state_file.unlink(missing_ok=True)
@@ -95,6 +95,9 @@ class Lease:
     ui_url: str | None
     _users: object = field(default=None, repr=False)  # the open, share-locked users file
     log_path: str | None = None  # the server's log, as its owner recorded it
+    keeper_pid: int | None = None  # a warm server's keeper (lib.suite.warm_server); None: Lab's
+    java_options: list | None = None  # a warm server's JVM options, as its keeper recorded them
+    idle_seconds: float | None = None  # a warm server's idle timeout
     process = None  # not this process's child: no exit code to read
 
     def running(self) -> bool:
@@ -119,13 +122,13 @@ def _share_lock(state_file: Path):
     """Open the users file and hold a shared flock on it (waits while the
     server's owner is stopping it)."""
     state_file.parent.mkdir(parents=True, exist_ok=True)
-    users = os.fdopen(os.open(_users_file(state_file), os.O_RDWR | os.O_CREAT, 0o600), "r+")
+    users = os.fdopen(os.open(users_file(state_file), os.O_RDWR | os.O_CREAT, 0o600), "r+")
     try:
         wait_for_flock(users, fcntl.LOCK_SH, LOCK_TIMEOUT)
     except BlockingIOError:
         users.close()
         raise TicketInsightsError(f"the shared Spark server is still being stopped after "
-                                  f"{LOCK_TIMEOUT:.0f} s ({_users_file(state_file)}); "
+                                  f"{LOCK_TIMEOUT:.0f} s ({users_file(state_file)}); "
                                   "run again in a moment") from None
     return users
 
@@ -145,7 +148,9 @@ def join_running_server(state_file: Path | None = None) -> Lease | None:
         users.close()
         return None
     return Lease(url=state["url"], port=state["port"], pid=state["pid"],
-                 ui_url=state.get("ui_url"), _users=users, log_path=state.get("log"))
+                 ui_url=state.get("ui_url"), _users=users, log_path=state.get("log"),
+                 keeper_pid=state.get("keeper_pid"), java_options=state.get("java_options"),
+                 idle_seconds=state.get("idle_seconds"))
 
 
 def _ui_answers(url: str, timeout: float = 30.0) -> bool:
@@ -161,14 +166,17 @@ def _ui_answers(url: str, timeout: float = 30.0) -> bool:
             time.sleep(0.5)
 
 
-def _start_shared_server(state_file: Path):
-    """Start a server with its UI on loopback and record it. Returns (lease, server)."""
+def start_shared_server(state_file: Path, java_options: tuple[str, ...] = (),
+                         log_name: str = "lab-connect-server.log",
+                         app_name: str = "ticket-insights-lab", recorded: dict | None = None):
+    """Start a server with its UI on loopback and record it, with ``recorded``
+    added to its state (a keeper's facts). Returns (lease, server)."""
     users = _share_lock(state_file)
     ui_port = free_port()
-    log = state_file.parent / "logs" / "lab-connect-server.log"
+    log = state_file.parent / "logs" / log_name
     print(f"Starting the shared Spark Connect server (log: {log})...", end=" ", flush=True)
     try:
-        server = start_server(log, app_name="ticket-insights-lab", conf={
+        server = start_server(log, app_name=app_name, java_options=tuple(java_options), conf={
             "spark.ui.enabled": "true",
             "spark.ui.port": str(ui_port),
             "spark.ui.showConsoleProgress": "false",
@@ -183,7 +191,8 @@ def _start_shared_server(state_file: Path):
             print(f"warning: the Spark UI does not answer at {ui_url}", file=sys.stderr)
             ui_url = None
         write_state(state_file, {"url": server.url, "pid": server.pid, "port": server.port,
-                                 "ui_url": ui_url, "owner_pid": os.getpid(), "log": str(log)})
+                                 "ui_url": ui_url, "owner_pid": os.getpid(), "log": str(log),
+                                 **(recorded or {})})
     except BaseException:
         server.stop()
         users.close()
@@ -196,7 +205,7 @@ def acquire_server(state_file: Path):
     """Reuse the recorded server when it is up, else start one. Returns
     (lease, server): ``server`` is None when reused (someone else owns it)."""
     try:
-        with file_lock(_start_lock(state_file), timeout=LOCK_TIMEOUT):  # one starts at a time
+        with file_lock(start_lock(state_file), timeout=LOCK_TIMEOUT):  # one starts at a time
             return _join_or_start(state_file)
     except LockBusy as busy:
         raise TicketInsightsError(f"another launcher (pid {busy.owner or '?'}) has been starting "
@@ -208,7 +217,7 @@ def _join_or_start(state_file: Path):
     lease = join_running_server(state_file)
     if lease is not None:
         return lease, None
-    return _start_shared_server(state_file)
+    return start_shared_server(state_file)
 
 
 def stop_owned_server(server, lease: Lease, state_file: Path, wait: bool,
@@ -216,7 +225,7 @@ def stop_owned_server(server, lease: Lease, state_file: Path, wait: bool,
     """Stop the server this launcher started, once no one else uses it (when
     ``wait``); a signal meanwhile (``signalled()``) stops it at once."""
     lease.release()
-    with open(_users_file(state_file), "a") as users:
+    with open(users_file(state_file), "a") as users:
         told = False
         while True:
             try:
@@ -231,7 +240,7 @@ def stop_owned_server(server, lease: Lease, state_file: Path, wait: bool,
                       flush=True)
                 told = True
             time.sleep(1.0)
-        _remove_state(state_file, server.pid)
+        remove_state(state_file, server.pid)
         print("Stopping the Spark Connect server...", end=" ", flush=True)
         server.stop()
         print("stopped.", flush=True)
