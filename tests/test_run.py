@@ -1,7 +1,8 @@
 """The suite runner (``python -m lib.run``) run for real on the pinned data:
 bad parameters stop it before Spark, a failing notebook does not stop the
-others, and its Spark Connect server is gone afterwards — also after Ctrl-C,
-and even when the process that started it is killed."""
+others (on the tests' shared Spark Connect server), and a server the runner
+starts itself is gone afterwards — also after Ctrl-C, and even when the
+process that started it is killed (those three are slow: each starts a JVM)."""
 
 from __future__ import annotations
 
@@ -68,9 +69,10 @@ def test_output_inside_data_is_refused(tmp_path, pinned):
 # -- a real batch with one broken notebook ------------------------------------------
 
 @pytest.fixture(scope="module")
-def broken_batch(tmp_path_factory, pinned):
+def broken_batch(tmp_path_factory, pinned, spark_remote):
     """00, a copy of 00 with a failing cell (01_broken) and a plain copy (02),
-    two at a time, relative paths from the caller's folder, own server."""
+    two at a time, relative paths from the caller's folder, on the tests'
+    shared server (SPARK_REMOTE: no JVM to start)."""
     base = tmp_path_factory.mktemp("batch")
     notebooks = base / "notebooks"
     notebooks.mkdir()
@@ -85,7 +87,7 @@ def broken_batch(tmp_path_factory, pinned):
     done = subprocess.run(
         runner_command("--data-dir", str(data), "--output-dir", "out", "--notebooks-dir", "notebooks",
                 "--as-of-date", "2026-11-01", "--jobs", "2"),
-        cwd=base, env=suite_env(), capture_output=True, text=True, timeout=900,
+        cwd=base, env=suite_env(spark_remote), capture_output=True, text=True, timeout=900,
     )
     return done, base / "out", time.monotonic() - started
 
@@ -138,13 +140,27 @@ def test_outputs_written_are_listed_per_notebook(broken_batch):
     assert (out / "data_quality.csv").is_file() and (out / "rejects").is_dir()
 
 
-def test_the_server_is_stopped_and_the_report_built(broken_batch):
+def test_the_report_is_built_with_the_failure(broken_batch):
     done, out, _ = broken_batch
-    assert _gone(_server_pid(done.stdout), wait=5)
-    assert (out / "logs" / "connect-server.log").is_file()
+    assert "Spark: Spark Connect endpoint from SPARK_REMOTE" in done.stdout
     report = (out / "report" / "index.html").read_text(encoding="utf-8")
     assert "FAILED" in report and "deliberate failure for the test" in report
     assert (out / "report" / "notebooks" / "01_broken.html").is_file()
+
+
+# -- the runner's own server ---------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_server_the_run_started_is_stopped_at_its_end(tmp_path, pinned):
+    out = tmp_path / "out"
+    done = subprocess.run(
+        runner_command("--data-dir", pinned["data_dir"], "--output-dir", str(out),
+                       "--as-of-date", pinned["as_of_date"], "--only", "01", "--no-report"),
+        cwd=tmp_path, env=suite_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _gone(_server_pid(done.stdout), wait=5)
+    assert (out / "logs" / "connect-server.log").is_file()
+    assert (out / "01_events.csv").is_file()
 
 
 # -- interruption --------------------------------------------------------------------

@@ -85,6 +85,7 @@ def test_a_keeper_that_cannot_start_its_server_fails_the_run_with_its_log(tmp_pa
 
 # -- real servers ----------------------------------------------------------------------
 
+@pytest.mark.slow  # two suite runs (~1 min): make test-slow, in CI
 def test_a_second_run_reuses_the_warm_server_and_stop_stops_it(tmp_path, pinned, record_property):
     state = tmp_path / "state" / "spark-server.json"
     args = ["--data-dir", pinned["data_dir"], "--as-of-date", pinned["as_of_date"],
