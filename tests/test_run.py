@@ -23,6 +23,7 @@ from suite_runner import runner_command, suite_env
 from lib.config import PROJECT_ROOT
 
 NOTEBOOK_00 = PROJECT_ROOT / "notebooks" / "00_data_quality.ipynb"
+NOTEBOOK_01 = PROJECT_ROOT / "notebooks" / "01_events.ipynb"  # a light one
 FAILURE = 'raise ValueError("deliberate failure for the test")'
 
 
@@ -70,7 +71,7 @@ def test_output_inside_data_is_refused(tmp_path, pinned):
 
 @pytest.fixture(scope="module")
 def broken_batch(tmp_path_factory, pinned, spark_remote):
-    """00, a copy of 00 with a failing cell (01_broken) and a plain copy (02),
+    """00, a copy of 00 with a failing cell (01_broken) and a copy of 01 (02),
     two at a time, relative paths from the caller's folder, on the tests'
     shared server (SPARK_REMOTE: no JVM to start)."""
     base = tmp_path_factory.mktemp("batch")
@@ -78,7 +79,7 @@ def broken_batch(tmp_path_factory, pinned, spark_remote):
     notebooks.mkdir()
     nb = nbformat.read(NOTEBOOK_00, as_version=4)
     nbformat.write(nb, notebooks / "00_data_quality.ipynb")
-    nbformat.write(nb, notebooks / "02_quality_again.ipynb")
+    nbformat.write(nbformat.read(NOTEBOOK_01, as_version=4), notebooks / "02_events_again.ipynb")
     setup = next(i for i, c in enumerate(nb.cells) if "nb.setup(" in c.source)
     nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(FAILURE))
     nbformat.write(nb, notebooks / "01_broken.ipynb")
@@ -97,7 +98,7 @@ def test_a_failing_notebook_fails_the_run_but_not_the_others(broken_batch):
     assert done.returncode == 1, done.stdout + done.stderr
     rows = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines()
             if re.match(r"^\d\d_\w+\s+(ok|FAILED)\s", line)}
-    assert rows == {"00_data_quality": "ok", "01_broken": "FAILED", "02_quality_again": "ok"}
+    assert rows == {"00_data_quality": "ok", "01_broken": "FAILED", "02_events_again": "ok"}
 
 
 def test_the_summary_names_the_failing_cell_and_error(broken_batch):
@@ -111,7 +112,7 @@ def test_the_summary_names_the_failing_cell_and_error(broken_batch):
 def test_every_executed_notebook_is_kept(broken_batch, pinned):
     _, out, _ = broken_batch
     kept = sorted(p.name for p in (out / "notebooks").glob("*.ipynb"))
-    assert kept == ["00_data_quality.ipynb", "01_broken.ipynb", "02_quality_again.ipynb"]
+    assert kept == ["00_data_quality.ipynb", "01_broken.ipynb", "02_events_again.ipynb"]
     broken = nbformat.read(out / "notebooks" / "01_broken.ipynb", as_version=4)
     errors = [o for c in broken.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors and errors[0].ename == "ValueError"
@@ -129,7 +130,7 @@ def test_the_others_start_once_00_has_staged_the_data(broken_batch):
 
     [staged] = (out / "_staging").glob("*/_COMPLETE")
     assert started("00_data_quality") < staged.stat().st_mtime
-    assert all(started(n) >= staged.stat().st_mtime for n in ("01_broken", "02_quality_again"))
+    assert all(started(n) >= staged.stat().st_mtime for n in ("01_broken", "02_events_again"))
 
 
 def test_outputs_written_are_listed_per_notebook(broken_batch):
