@@ -197,10 +197,13 @@ def test_ctrl_c_stops_the_notebooks_and_the_server(tmp_path, pinned):
         time.sleep(0.5)
         runner.send_signal(signal.SIGINT)
         code = runner.wait(timeout=90)
+    except subprocess.TimeoutExpired:  # say what it printed and what still ran
+        code, left = None, [processes.cmdline(pid)[:200] for pid in processes.tree(runner.pid)]
     finally:
         if runner.poll() is None:
             runner.kill()
         lines = runner.stdout.read()
+    assert code is not None, f"the runner did not end 90 s after Ctrl-C:\n{lines}\n{left}"
     assert code == 130, lines
     assert "00_sleepy" in lines and "interrupted" in lines
     assert _gone(int((out / "kernel.pid").read_text()), wait=10), "kernel still running"
