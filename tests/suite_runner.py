@@ -30,7 +30,10 @@ def runner_command(*args: str) -> list[str]:
 def suite_env(remote: str | None = None) -> dict[str, str]:
     """The environment for a run: ``remote`` as SPARK_REMOTE (a shared
     server), or none, so the runner starts its own."""
-    env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
+    # without this process's Spark (pyspark sets SPARK_CONNECT_MODE_ENABLED for
+    # the tests' Connect session): the runner gets its Spark from its arguments
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
     return {**env, "SPARK_REMOTE": remote} if remote else env
 
 

@@ -31,8 +31,10 @@ BEELINE = SPARK_HOME / "bin" / "beeline"
 def _env() -> dict[str, str]:
     from lib.java import ensure_java
 
-    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SQL_ALLOW_REMOTE",
-                                                              "SQL_HOST", "SQL_PORT")}
+    # SPARK_CONNECT_MODE_ENABLED: set in this process by pyspark for the tests'
+    # Connect session; a child that inherits it cannot make a classic session
+    env = {k: v for k, v in os.environ.items() if k not in (
+        "SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SQL_ALLOW_REMOTE", "SQL_HOST", "SQL_PORT")}
     return {**env, "JAVA_HOME": str(ensure_java()), "SPARK_HOME": str(SPARK_HOME)}
 
 
