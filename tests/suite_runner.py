@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lib.config import PROJECT_ROOT
+from lib.suite.processes import without_spark
 
 NO_LAB = Path("/nonexistent/ticket-insights/spark-server.json")  # no Lab's state file
 
@@ -30,10 +31,7 @@ def runner_command(*args: str) -> list[str]:
 def suite_env(remote: str | None = None) -> dict[str, str]:
     """The environment for a run: ``remote`` as SPARK_REMOTE (a shared
     server), or none, so the runner starts its own."""
-    # without this process's Spark (pyspark sets SPARK_CONNECT_MODE_ENABLED for
-    # the tests' Connect session): the runner gets its Spark from its arguments
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
+    env = without_spark(os.environ)  # not the tests' own Connect session
     return {**env, "SPARK_REMOTE": remote} if remote else env
 
 

@@ -23,7 +23,7 @@ from lib import tables
 from lib.config import PROJECT_ROOT
 from lib.suite import sql_server
 from lib.suite.connect_server import free_port
-from lib.suite.processes import SPARK_HOME
+from lib.suite.processes import SPARK_HOME, without_spark
 
 BEELINE = SPARK_HOME / "bin" / "beeline"
 
@@ -31,10 +31,7 @@ BEELINE = SPARK_HOME / "bin" / "beeline"
 def _env() -> dict[str, str]:
     from lib.java import ensure_java
 
-    # SPARK_CONNECT_MODE_ENABLED: set in this process by pyspark for the tests'
-    # Connect session; a child that inherits it cannot make a classic session
-    env = {k: v for k, v in os.environ.items() if k not in (
-        "SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SQL_ALLOW_REMOTE", "SQL_HOST", "SQL_PORT")}
+    env = without_spark(os.environ, "SQL_ALLOW_REMOTE", "SQL_HOST", "SQL_PORT")
     return {**env, "JAVA_HOME": str(ensure_java()), "SPARK_HOME": str(SPARK_HOME)}
 
 

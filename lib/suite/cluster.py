@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from lib.suite.connect_server import HOST, server_command
-from lib.suite.processes import SPARK_HOME
+from lib.suite.processes import SPARK_HOME, without_spark
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
@@ -68,9 +68,7 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     from lib.java import ensure_java
 
     java_home = ensure_java()
-    env = dict(os.environ if base is None else base)
-    for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED"):
-        env.pop(name, None)
+    env = without_spark(os.environ if base is None else base)
     env.update({
         "JAVA_HOME": str(java_home),
         "PATH": f"{java_home / 'bin'}{os.pathsep}{env.get('PATH', '')}",

@@ -23,7 +23,7 @@ from lib.errors import TicketInsightsError
 from lib.java import ensure_java
 from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS, out_of_memory_message
 from lib.suite.endpoint import wait_for_endpoint
-from lib.suite.processes import DIE_WITH_PARENT, SPARK_HOME
+from lib.suite.processes import DIE_WITH_PARENT, SPARK_HOME, without_spark
 from lib.suite.watch import out_of_memory_in_log
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -63,7 +63,7 @@ def server_command(port: int, app_name: str, extra_conf: dict[str, str],
 
 def _environment(token: str) -> dict[str, str]:
     java_home = ensure_java()
-    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
+    env = without_spark(os.environ)
     env.update({
         "JAVA_HOME": str(java_home),
         "SPARK_HOME": str(SPARK_HOME),

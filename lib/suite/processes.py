@@ -1,8 +1,9 @@
 """What the harness's modules share about the processes they start and talk to:
 where Spark is (:data:`SPARK_HOME`), a child that dies with its parent
 (:data:`DIE_WITH_PARENT`), whether a port accepts connections
-(:func:`accepts`), and the terminal colours a child's error text may carry
-(:func:`strip_ansi`).
+(:func:`accepts`), a child's environment without this process's choice of
+Spark (:func:`without_spark`), and the terminal colours a child's error text
+may carry (:func:`strip_ansi`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib.util
 import re
 import signal
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 
 # The pyspark package carries Spark's jars and bin/ (found, not imported: importing it costs seconds)
@@ -47,6 +49,19 @@ def accepts(host: str, port, timeout: float = 1.0) -> bool:
             return True
     except (OSError, ValueError, TypeError):  # refused, unreachable, no such name, no port
         return False
+
+
+# What names this process's Spark: the user's endpoint, and the marker pyspark
+# sets once a Spark Connect session exists in the process (a child that inherits
+# it cannot make a classic session).
+SPARK_CHOICE = ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")
+
+
+def without_spark(env: Mapping[str, str], *also: str) -> dict[str, str]:
+    """``env`` without :data:`SPARK_CHOICE` (and the names in ``also``): for a
+    child that is told its Spark explicitly, or makes its own."""
+    dropped = {*SPARK_CHOICE, *also}
+    return {name: value for name, value in env.items() if name not in dropped}
 
 
 def strip_ansi(text: str) -> str:

@@ -33,6 +33,7 @@ from lib.suite.models import Result, Status
 from lib.suite.options import arguments, select
 from lib.suite.options import jobs as parallel_jobs
 from lib.suite.options import timeout as notebook_timeout
+from lib.suite.processes import without_spark
 from lib.suite.progress import Progress, summary_table
 from lib.suite.review import read_compare_to, review_or_warn
 from lib.suite.run_record import RunFacts
@@ -239,8 +240,7 @@ def _shared_server(args: argparse.Namespace, java_options: tuple[str, ...]):
 def _kernel_environment() -> dict[str, str]:
     """The kernels' environment: the runner's, without what names a Spark or a
     notebook (each notebook gets those in its run context)."""
-    return {name: value for name, value in os.environ.items()
-            if name not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "JPY_SESSION_NAME")}
+    return without_spark(os.environ, "JPY_SESSION_NAME")
 
 
 def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
