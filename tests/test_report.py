@@ -105,6 +105,21 @@ def test_a_page_rendered_as_its_notebook_finished_is_reused_not_rendered_again(o
     assert "wrote 01_events.csv" in (report / "notebooks" / "01_events.html").read_text()
 
 
+def test_pages_rendered_at_once_from_threads_equal_pages_rendered_alone(output_dir, tmp_path):
+    """The runner renders pages from its worker threads with one shared
+    exporter; what one page leaves in it must not reach another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lib.suite import pages
+
+    executed = sorted((output_dir / "notebooks").glob("*.ipynb")) * 3
+    alone = [pages._exporter.__wrapped__().from_filename(str(nb))[0] for nb in executed]
+    targets = [tmp_path / "pages" / f"{n}.html" for n in range(len(executed))]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(pages.render_notebook, executed, targets))
+    assert [t.read_text(encoding="utf-8") for t in targets] == alone
+
+
 # -- the browser -------------------------------------------------------------------
 
 def test_report_loads_in_a_browser_with_every_image_and_link(browser, output_dir, tmp_path):

@@ -10,7 +10,9 @@ no previewed row can.
 
 from __future__ import annotations
 
+import functools
 import shutil
+import threading
 from pathlib import Path
 
 from lib.fileio import replacing
@@ -24,6 +26,13 @@ _OFFLINE_NOTEBOOK = """{%- extends 'lab/index.html.j2' -%}
 CHART_TYPES = frozenset({"image/png"})  # the only outputs a shareable page keeps
 
 
+# One exporter for the process: a new one compiles nbconvert's templates again
+# (about 0.4 CPU s a page, most of a page's cost). Pages are rendered from the
+# runner's worker threads; an exporter keeps per-call state, so one at a time.
+_EXPORTER_LOCK = threading.Lock()
+
+
+@functools.cache
 def _exporter():
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
@@ -34,7 +43,8 @@ def _exporter():
 
 def render_notebook(executed: Path, target: Path) -> None:
     """The executed notebook as one HTML page (images inline, no CDN scripts)."""
-    body, _ = _exporter().from_filename(str(executed))
+    with _EXPORTER_LOCK:
+        body, _ = _exporter().from_filename(str(executed))
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(body, encoding="utf-8")
 
@@ -65,7 +75,8 @@ def render_without_outputs(executed: Path, target: Path) -> None:
     import nbformat
 
     nb = without_outputs(nbformat.read(executed, as_version=4))
-    body, _ = _exporter().from_notebook_node(nbformat.from_dict(nb))
+    with _EXPORTER_LOCK:
+        body, _ = _exporter().from_notebook_node(nbformat.from_dict(nb))
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(body, encoding="utf-8")
 
