@@ -127,6 +127,15 @@ def classify_tickets_by_row(lines: DataFrame, clean_customer_ids: DataFrame) -> 
     )
 
 
+def without_passing_lines(by_row: DataFrame) -> DataFrame:
+    """``raw_line`` kept only on the rows a row rule rejected. A passing row's
+    line is needed only when its order id repeats (:func:`repeated_order_lines`
+    brings those back), and every line stored would be most of the staged
+    bytes, written once and read by every rejects write."""
+    kept = F.when(F.col("reject_reason").isNotNull(), F.col("raw_line"))
+    return by_row.select(*[kept.alias(c) if c == "raw_line" else F.col(c) for c in by_row.columns])
+
+
 def repeated_order_rows(by_row: DataFrame) -> DataFrame:
     """``_row_seq`` of every passing row whose order id already passed earlier
     in the file. Only two narrow columns are shuffled, and the result is small
@@ -141,19 +150,37 @@ def repeated_order_rows(by_row: DataFrame) -> DataFrame:
     )
 
 
-def with_repeated_orders_rejected(by_row: DataFrame, repeated_rows: DataFrame) -> DataFrame:
-    """Mark the rows listed in ``repeated_rows`` as ``duplicate_order_id``."""
-    flagged = repeated_rows.select("_row_seq", F.lit(True).alias("_repeated"))
-    reason = F.when(F.col("_repeated"), F.lit("duplicate_order_id")).otherwise(F.col("reject_reason"))
-    columns = [reason.alias(c) if c == "reject_reason" else F.col(c) for c in by_row.columns]
+def repeated_order_lines(repeated_rows: DataFrame, lines: DataFrame) -> DataFrame:
+    """``_row_seq`` and ``raw_line`` (decoded) of the rows in ``repeated_rows``,
+    taken from ``lines`` (:func:`lib.readers.read_ticket_lines` of the same
+    file, which numbers its lines the same way on every read)."""
+    return lines.join(repeated_rows.select("_row_seq"), on="_row_seq", how="inner").select(
+        "_row_seq", decoded(F.col("raw_line")).alias("raw_line")
+    )
+
+
+def with_repeated_orders_rejected(by_row: DataFrame, repeated_lines: DataFrame) -> DataFrame:
+    """Mark the rows of ``repeated_lines`` (:func:`repeated_order_lines`) as
+    ``duplicate_order_id``, with their line as read."""
+    flagged = repeated_lines.select(
+        "_row_seq", F.lit(True).alias("_repeated"), F.col("raw_line").alias("_repeated_line")
+    )
+    changed = {
+        "reject_reason": F.when(F.col("_repeated"), F.lit("duplicate_order_id"))
+        .otherwise(F.col("reject_reason")),
+        "raw_line": F.coalesce(F.col("raw_line"), F.col("_repeated_line")),
+    }
+    columns = [changed[c].alias(c) if c in changed else F.col(c) for c in by_row.columns]
     return by_row.join(flagged, on="_row_seq", how="left").select(*columns)
 
 
 def classify_tickets(lines: DataFrame, clean_customer_ids: DataFrame) -> DataFrame:
     """Ticket lines -> every row with typed fields and ``reject_reason``
-    (rules 1-9, then repeated order ids keep their first passing occurrence)."""
-    by_row = classify_tickets_by_row(lines, clean_customer_ids)
-    return by_row.transform(with_repeated_orders_rejected, repeated_order_rows(by_row))
+    (rules 1-9, then repeated order ids keep their first passing occurrence),
+    the way the staging layer stores and reads them."""
+    by_row = classify_tickets_by_row(lines, clean_customer_ids).transform(without_passing_lines)
+    repeated = repeated_order_lines(repeated_order_rows(by_row), lines)
+    return by_row.transform(with_repeated_orders_rejected, repeated)
 
 
 def clean_rows(classified: DataFrame, columns: tuple[str, ...]) -> DataFrame:

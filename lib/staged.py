@@ -24,6 +24,7 @@ from lib.readers import read_raw_customers, read_ticket_lines
 from lib.schema import CUSTOMER_COLUMNS, TICKET_COLUMNS
 
 _COMPLETE = "_COMPLETE"
+_REPEATED_ROWS = "_repeated_rows"  # scratch of the build: repeated rows without their lines
 RAW_COUNTS = "raw_counts.json"  # records read from each input, by dataset
 # What each field of Staged is read from: staged parquet folders under the
 # version's folder (repeated_orders belongs to tickets), and the inputs each
@@ -109,8 +110,9 @@ def _locked(root: Path):
 
 
 def _build(spark: SparkSession, params: Params, target: Path) -> None:
-    """customers, then tickets by row (one scan of the text), then the small
-    list of repeated order ids found in the written parquet."""
+    """customers, then tickets by row (one scan of the text; a line kept only
+    on rejected rows), then the small list of repeated order ids found in the
+    written parquet, with their lines read again from the text."""
     customers_path = str(target / "customers")
     raw_customers = read_raw_customers(spark, params.customers_path)
     cleaning.classify_customers(raw_customers).write.parquet(customers_path)
@@ -118,9 +120,15 @@ def _build(spark: SparkSession, params: Params, target: Path) -> None:
         F.col("reject_reason").isNull()
     ).select("customer_id")
     lines = read_ticket_lines(spark, params.tickets_path)
-    cleaning.classify_tickets_by_row(lines, clean_ids).write.parquet(str(target / "tickets"))
+    by_row = cleaning.classify_tickets_by_row(lines, clean_ids).transform(cleaning.without_passing_lines)
+    by_row.write.parquet(str(target / "tickets"))
     by_row = spark.read.parquet(str(target / "tickets"))
-    cleaning.repeated_order_rows(by_row).write.parquet(str(target / "repeated_orders"))
+    # written first, so its size is known and the join below broadcasts it
+    # instead of shuffling every line
+    cleaning.repeated_order_rows(by_row).write.parquet(str(target / _REPEATED_ROWS))
+    repeated = spark.read.parquet(str(target / _REPEATED_ROWS))
+    cleaning.repeated_order_lines(repeated, lines).write.parquet(str(target / "repeated_orders"))
+    shutil.rmtree(target / _REPEATED_ROWS)
     # one staged row per raw record: counted from the parquet footers, not by reading again
     counts = {"customers": spark.read.parquet(customers_path).count(), "tickets": by_row.count()}
     (target / RAW_COUNTS).write_text(json.dumps(counts, sort_keys=True) + "\n")
