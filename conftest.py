@@ -8,8 +8,9 @@ notebooks/NN_x.ipynb`` works from the project root with no other preparation.
 Tests get the same values from the ``pinned`` fixture.
 
 Notebook kernels under nbval share one warm Spark: a local Spark Connect server
-(lib/suite/connect_server.py) started when the first notebook cell is about to
-run (or a test first needs Spark) and stopped when pytest ends;
+(lib/suite/connect_server.py), started in the background as soon as the
+collected tests show that one needs it (the first such test waits for it), and
+stopped when pytest ends;
 ``SPARK_REMOTE`` points the kernels at it while notebook items run. If the
 caller already set ``SPARK_REMOTE``, that endpoint is used and nothing is
 started. Tests get the same server from the ``spark_remote`` fixture: their
@@ -21,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,8 @@ _scratch: Path | None = None
 _pinned: dict = {}
 _server = None  # lib.suite.connect_server.ConnectServer, started on first need
 _server_error: Exception | None = None
+_server_lock = threading.Lock()  # the early start below and the first test that needs Spark
+_session_over = threading.Event()
 _callers_remote = os.environ.get("SPARK_REMOTE")
 
 
@@ -46,6 +50,12 @@ def _is_notebook_item(item) -> bool:
     return Path(str(getattr(item, "path", getattr(item, "fspath", "")))).suffix == ".ipynb"
 
 
+def _needs_spark(item) -> bool:
+    return _is_notebook_item(item) or not {"spark", "spark_remote"}.isdisjoint(
+        getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
 def pytest_collection_modifyitems(session, config, items):
     from lib.suite.pinned import inject_parameters, is_parameters_cell
 
@@ -53,6 +63,22 @@ def pytest_collection_modifyitems(session, config, items):
         cell = getattr(item, "cell", None)
         if _is_notebook_item(item) and cell is not None and is_parameters_cell(cell):
             cell.source = inject_parameters(cell.source, _pinned_parameters())
+    # The server's start (a JVM, 12-15 s) overlaps the tests that come before
+    # the first one that needs it; that one waits for the start to finish.
+    if not _callers_remote and any(map(_needs_spark, items)):
+        threading.Thread(target=_start_and_hold, name="spark-server", daemon=True).start()
+
+
+def _start_and_hold() -> None:
+    """Start the server, then keep this thread alive until pytest ends: the
+    server dies with the thread that started it (processes.DIE_WITH_PARENT)."""
+    from lib.suite.connect_server import ConnectServerError
+
+    try:
+        shared_spark_remote()
+    except ConnectServerError:  # kept in _server_error: the first test needing Spark raises it
+        return
+    _session_over.wait()
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +90,14 @@ def pinned() -> dict:
 
 def shared_spark_remote() -> str:
     """URL of the Spark Connect server shared by notebook runs (started once)."""
-    global _server, _server_error
     if _callers_remote:
         return _callers_remote
+    with _server_lock:
+        return _started_server_url()
+
+
+def _started_server_url() -> str:
+    global _server, _server_error
     if _server_error is not None:  # do not wait for a broken server once per cell
         raise _server_error
     if _server is None or not _server.running():
@@ -103,8 +134,10 @@ def spark_remote() -> str:
 
 
 def pytest_unconfigure(config):
-    if _server is not None:
-        _server.stop()
-        shutil.rmtree(_server.log_path.parent, ignore_errors=True)
+    with _server_lock:  # a start still under way finishes first, or its JVM is left behind
+        if _server is not None:
+            _server.stop()
+            shutil.rmtree(_server.log_path.parent, ignore_errors=True)
+    _session_over.set()  # the server is stopped: its starting thread may end
     if _scratch is not None:
         shutil.rmtree(_scratch, ignore_errors=True)

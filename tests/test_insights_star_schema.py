@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 import star_rows
 from helpers import (
     assert_rows,
@@ -121,6 +122,7 @@ def test_no_orders_gives_empty_tables_with_the_columns(spark, customers):
     assert star_schema.fact_transaction(empty).count() == 0
 
 
+@pytest.mark.slow  # two joins over the pinned orders; the hand-made model's test is quick
 def test_joining_the_model_reproduces_08_on_the_pinned_data(spark, tmp_path_factory):
     """What notebook 09 does not check on every run (two full joins): the
     model's tables, joined, equal 08 computed directly, row for row and in order."""

@@ -82,6 +82,7 @@ def test_a_kernel_whose_notebook_failed_is_replaced_by_a_new_one(pool, tmp_path)
     kernels.release(again, reuse=True)
 
 
+@pytest.mark.slow  # real kernels; make test keeps reuse and replacement
 def test_without_reuse_every_notebook_gets_a_kernel_of_its_own(pool, tmp_path):
     kernels = pool(total=2, ahead=1, reuse=False)
     km = kernels.take(tmp_path / "logs" / "01.log")
@@ -92,6 +93,7 @@ def test_without_reuse_every_notebook_gets_a_kernel_of_its_own(pool, tmp_path):
     kernels.release(again)
 
 
+@pytest.mark.slow  # real kernels; make test keeps reuse and replacement
 def test_kernels_live_at_most_ahead_at_once_with_reuse(pool, tmp_path):
     kernels = pool(total=4, ahead=2, reuse=True)
     taken = [kernels.take(tmp_path / "logs" / f"0{n}.log") for n in (1, 2)]
@@ -104,7 +106,7 @@ def test_kernels_live_at_most_ahead_at_once_with_reuse(pool, tmp_path):
         kernels.release(km, reuse=True)
 
 
-
+@pytest.mark.slow  # real kernels; make test keeps reuse and replacement
 def test_closing_the_pool_keeps_the_log_of_a_reset_kernels_first_notebook(pool, tmp_path):
     kernels = pool(total=3, ahead=1, reuse=True)  # e.g. a batch halted after 01
     km = kernels.take(tmp_path / "logs" / "01.log")
