@@ -16,6 +16,7 @@ from lib.config import PROJECT_ROOT, make_params
 from lib.manifest import file_state, manifest_path, write_manifest
 from lib.suite.dry_run import plan
 from lib.suite.freshness import run_fingerprint
+from lib.suite.processes import without_spark
 
 NOTEBOOKS = ("00_data_quality", "10_net_sales_by_season")
 AS_OF = "2024-09-10"
@@ -93,8 +94,8 @@ def test_the_dry_run_starts_no_java_and_writes_nothing(layout, tmp_path):
     marker = tmp_path / "java-was-started"
     (fake / "bin" / "java").write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
     (fake / "bin" / "java").chmod(0o755)
-    env = {**os.environ, "JAVA_HOME": str(fake), "PATH": f"{fake / 'bin'}:{os.environ['PATH']}"}
-    env.pop("SPARK_REMOTE", None)
+    env = {**without_spark(os.environ), "JAVA_HOME": str(fake),
+           "PATH": f"{fake / 'bin'}:{os.environ['PATH']}"}
     shown = subprocess.run(
         [sys.executable, "-m", "lib.run", "--dry-run", "--data-dir", str(data), "--output-dir",
          str(out), "--notebooks-dir", str(notebooks), "--as-of-date", AS_OF],

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lib.java import java_major
+from lib.suite.processes import without_spark
 
 _JAVA_TOOLS = {"java", "javac", "jshell", "jar", "keytool", "jrunscript", "rmiregistry", "serialver"}
 
@@ -31,7 +32,7 @@ def _shadow_path(tmp_path: Path) -> str:
 
 @pytest.mark.slow
 def test_spark_runs_on_bundled_jdk_when_system_java_is_hidden(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "SPARK_REMOTE")}
+    env = without_spark(os.environ, "JAVA_HOME")  # not the tests' own Connect session
     env["PATH"] = _shadow_path(tmp_path)
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     script = (
@@ -53,7 +54,7 @@ def test_spark_runs_on_bundled_jdk_when_system_java_is_hidden(tmp_path):
 
 
 def test_no_java_at_all_gives_a_clear_message(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME",)}
+    env = without_spark(os.environ, "JAVA_HOME")
     env["PATH"] = _shadow_path(tmp_path)
     script = (
         "import sys, builtins\n"

@@ -30,6 +30,7 @@ from processes import alive, cmdline, listening, tree, wait_gone
 from lib.config import PROJECT_ROOT
 from lib.suite import lab, shared_server
 from lib.suite.pinned import PARAMETERS, inject_parameters, is_parameters_cell, make_pinned_data
+from lib.suite.processes import without_spark
 
 NOTEBOOK = "03_customer_events.ipynb"
 START_TIMEOUT = 420  # a cold server on a busy 2-core machine
@@ -213,8 +214,7 @@ def _jupyter_env(tmp: Path) -> dict:
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
-    return {**env, "JUPYTER_CONFIG_DIR": str(config),
+    return {**without_spark(os.environ), "JUPYTER_CONFIG_DIR": str(config),
             "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime")}
 
 
