@@ -3,7 +3,12 @@ and how they reach its command line (lib.suite.connect_server)."""
 
 from __future__ import annotations
 
-from lib.session import JVM_OPTIONS, QUICK_JIT_BELOW_BYTES, server_java_options
+from lib.session import (
+    JVM_OPTIONS,
+    LATE_JIT_BELOW_BYTES,
+    QUICK_JIT_BELOW_BYTES,
+    server_java_options,
+)
 from lib.suite.connect_server import server_command
 
 
@@ -17,6 +22,14 @@ def test_small_inputs_get_c1_with_the_full_code_cache():
 def test_large_inputs_keep_c2():
     assert not any("Tiered" in o for o in server_java_options(QUICK_JIT_BELOW_BYTES))
     assert server_java_options(2 * 1024**3) == ()  # 10M orders: as the JVM chooses
+
+
+def test_only_middling_inputs_get_late_c2_compiles():
+    late = "-XX:CompileThresholdScaling=4"
+    assert late in server_java_options(128 * 1024 * 1024)  # 1M orders: ~128 MB
+    assert late in server_java_options(QUICK_JIT_BELOW_BYTES)
+    assert late not in server_java_options(QUICK_JIT_BELOW_BYTES - 1)  # C1 only: no C2
+    assert late not in server_java_options(LATE_JIT_BELOW_BYTES)
 
 
 def test_extra_options_follow_the_projects_own():
