@@ -34,7 +34,7 @@ from lib.config import PROJECT_ROOT
 from lib.suite import cluster
 from lib.suite.connect_server import free_port, start_server
 from lib.suite.pinned import PARAMETERS, make_pinned_data
-from lib.suite.processes import DIE_WITH_PARENT
+from lib.suite.processes import DIE_WITH_PARENT, spark_environment
 
 RUN_TIMEOUT = 1800
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
@@ -191,7 +191,7 @@ def standalone(request, tmp_path_factory):
         f"spark.eventLog.enabled true\nspark.eventLog.dir file://{events}\n"
         "spark.eventLog.compress false\nspark.eventLog.rolling.enabled false\n"
         f"spark.executor.memory {cluster.EXECUTOR_MEMORY}\n")
-    env = {**cluster.environment(), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_CONF_DIR": str(conf_dir),
+    env = {**spark_environment(), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_CONF_DIR": str(conf_dir),
            "SPARK_LOG_DIR": str(base / "logs")}
     env.pop("SPARK_MASTER", None)
     found = Cluster(base, free_port(), free_port(), events, conf_dir)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from lib.suite.connect_server import HOST, server_command
-from lib.suite.processes import SPARK_HOME, without_spark
+from lib.suite.processes import SPARK_HOME, spark_environment
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
@@ -63,23 +63,6 @@ def connect_command(master_url: str, port: int, host: str = HOST, driver_host: s
     return command
 
 
-def environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """What the daemons need: Java, SPARK_HOME, UTC, this Python for Python workers."""
-    from lib.java import ensure_java
-
-    java_home = ensure_java()
-    env = without_spark(os.environ if base is None else base)
-    env.update({
-        "JAVA_HOME": str(java_home),
-        "PATH": f"{java_home / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        "SPARK_HOME": str(SPARK_HOME),
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
-        "TZ": "UTC",
-    })
-    return env
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m lib.suite.cluster",
                                   description=__doc__.split("\n\n")[0])
@@ -117,7 +100,7 @@ def command_for(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     command = command_for(sys.argv[1:] if argv is None else argv)
-    os.execve(command[0], command, environment())
+    os.execve(command[0], command, spark_environment())
 
 
 if __name__ == "__main__":

@@ -20,10 +20,9 @@ from pathlib import Path
 import psutil
 
 from lib.errors import TicketInsightsError
-from lib.java import ensure_java
 from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS, out_of_memory_message
 from lib.suite.endpoint import wait_for_endpoint
-from lib.suite.processes import DIE_WITH_PARENT, SPARK_HOME, without_spark
+from lib.suite.processes import DIE_WITH_PARENT, SPARK_HOME, spark_environment
 from lib.suite.watch import out_of_memory_in_log
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -62,19 +61,12 @@ def server_command(port: int, app_name: str, extra_conf: dict[str, str],
 
 
 def _environment(token: str) -> dict[str, str]:
-    java_home = ensure_java()
-    env = without_spark(os.environ)
-    env.update({
-        "JAVA_HOME": str(java_home),
-        "SPARK_HOME": str(SPARK_HOME),
-        "PYSPARK_PYTHON": sys.executable,  # workers for Python UDFs: same Python
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    return {
+        **spark_environment(),
         # from the environment, not the command line, so `ps` does not show it
         "SPARK_CONNECT_AUTHENTICATE_TOKEN": token,
         "SPARK_LOCAL_IP": HOST,  # where a UI binds (else every interface): loopback only
-        "TZ": "UTC",
-    })
-    return env
+    }
 
 
 def _log_tail(path: Path, lines: int = 25) -> str:

@@ -2,17 +2,20 @@
 where Spark is (:data:`SPARK_HOME`), a child that dies with its parent
 (:data:`DIE_WITH_PARENT`), whether a port accepts connections
 (:func:`accepts`), a child's environment without this process's choice of
-Spark (:func:`without_spark`), and the terminal colours a child's error text
-may carry (:func:`strip_ansi`).
+Spark (:func:`without_spark`), what a Spark JVM started from here needs in
+its environment (:func:`spark_environment`), and the terminal colours a
+child's error text may carry (:func:`strip_ansi`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import importlib.util
+import os
 import re
 import signal
 import socket
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -62,6 +65,25 @@ def without_spark(env: Mapping[str, str], *also: str) -> dict[str, str]:
     child that is told its Spark explicitly, or makes its own."""
     dropped = {*SPARK_CHOICE, *also}
     return {name: value for name, value in env.items() if name not in dropped}
+
+
+def spark_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: this process's environment) without
+    :data:`SPARK_CHOICE`, with what a Spark JVM started from here needs: Java
+    (found or fetched), SPARK_HOME, UTC, and this Python for Python workers."""
+    from lib.java import ensure_java
+
+    java_home = ensure_java()
+    env = without_spark(os.environ if base is None else base)
+    env.update({
+        "JAVA_HOME": str(java_home),
+        "PATH": f"{java_home / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        "SPARK_HOME": str(SPARK_HOME),
+        "PYSPARK_PYTHON": sys.executable,  # workers for Python UDFs: same Python
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "TZ": "UTC",
+    })
+    return env
 
 
 def strip_ansi(text: str) -> str:
