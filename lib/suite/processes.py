@@ -67,14 +67,14 @@ def without_spark(env: Mapping[str, str], *also: str) -> dict[str, str]:
     return {name: value for name, value in env.items() if name not in dropped}
 
 
-def spark_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``base`` (default: this process's environment) without
-    :data:`SPARK_CHOICE`, with what a Spark JVM started from here needs: Java
-    (found or fetched), SPARK_HOME, UTC, and this Python for Python workers."""
+def spark_environment() -> dict[str, str]:
+    """This process's environment without :data:`SPARK_CHOICE`, with what a
+    Spark JVM started from here needs: Java (found or fetched), SPARK_HOME,
+    UTC, and this Python for Python workers."""
     from lib.java import ensure_java
 
     java_home = ensure_java()
-    env = without_spark(os.environ if base is None else base)
+    env = without_spark(os.environ)
     env.update({
         "JAVA_HOME": str(java_home),
         "PATH": f"{java_home / 'bin'}{os.pathsep}{env.get('PATH', '')}",
