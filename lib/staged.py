@@ -26,12 +26,13 @@ from lib.schema import CUSTOMER_COLUMNS, TICKET_COLUMNS
 _COMPLETE = "_COMPLETE"
 _REPEATED_ROWS = "_repeated_rows"  # scratch of the build: repeated rows without their lines
 RAW_COUNTS = "raw_counts.json"  # records read from each input, by dataset
+CLEAN_TICKETS = "tickets_clean"  # the clean orders, every rule applied: what the insights read
 # What each field of Staged is read from: staged parquet folders under the
 # version's folder (repeated_orders belongs to tickets), and the inputs each
 # folder is cleaned from (tickets need the clean customer ids). The lineage in
 # the report is drawn from these, as the notebooks record them.
 STAGED_PARTS = {
-    "tickets": ("tickets",), "customers": ("customers",),
+    "tickets": (CLEAN_TICKETS,), "customers": ("customers",),
     "tickets_rejected": ("tickets",), "customers_rejected": ("customers",),
     "data_quality": ("customers", "tickets"), "raw_counts": ("customers", "tickets"),
 }
@@ -52,7 +53,7 @@ class Staged:
 
 def part_sources(params: Params, part: str) -> list[Path]:
     """The input files a staged folder (:data:`STAGED_PARTS`) is cleaned from."""
-    return ([params.tickets_path, params.customers_path] if part == "tickets"
+    return ([params.tickets_path, params.customers_path] if part in ("tickets", CLEAN_TICKETS)
             else [params.customers_path])
 
 
@@ -112,7 +113,9 @@ def _locked(root: Path):
 def _build(spark: SparkSession, params: Params, target: Path) -> None:
     """customers, then tickets by row (one scan of the text; a line kept only
     on rejected rows), then the small list of repeated order ids found in the
-    written parquet, with their lines read again from the text."""
+    written parquet, with their lines read again from the text; last the
+    clean orders on their own, so each insight reads them without applying
+    the rules again."""
     customers_path = str(target / "customers")
     raw_customers = read_raw_customers(spark, params.customers_path)
     cleaning.classify_customers(raw_customers).write.parquet(customers_path)
@@ -129,6 +132,8 @@ def _build(spark: SparkSession, params: Params, target: Path) -> None:
     repeated = spark.read.parquet(str(target / _REPEATED_ROWS))
     cleaning.repeated_order_lines(repeated, lines).write.parquet(str(target / "repeated_orders"))
     shutil.rmtree(target / _REPEATED_ROWS)
+    _classified_tickets(spark, target).transform(cleaning.clean_rows, TICKET_COLUMNS).write.parquet(
+        str(target / CLEAN_TICKETS))
     # one staged row per raw record: counted from the parquet footers, not by reading again
     counts = {"customers": spark.read.parquet(customers_path).count(), "tickets": by_row.count()}
     (target / RAW_COUNTS).write_text(json.dumps(counts, sort_keys=True) + "\n")
@@ -198,18 +203,23 @@ def _pin(params: Params, pin: dict | None) -> dict:
     return pin
 
 
-def load_staged(spark: SparkSession, params: Params, pin: dict | None = None) -> Staged:
-    folder = ensure_staged(spark, params, pin)
-    customers = spark.read.parquet(str(folder / "customers"))
-    tickets = spark.read.parquet(str(folder / "tickets")).transform(
+def _classified_tickets(spark: SparkSession, folder: Path) -> DataFrame:
+    """Every staged ticket row with its ``reject_reason``, repeated order ids included."""
+    return spark.read.parquet(str(folder / "tickets")).transform(
         cleaning.with_repeated_orders_rejected,
         spark.read.parquet(str(folder / "repeated_orders")),
     )
+
+
+def load_staged(spark: SparkSession, params: Params, pin: dict | None = None) -> Staged:
+    folder = ensure_staged(spark, params, pin)
+    customers = spark.read.parquet(str(folder / "customers"))
+    tickets = _classified_tickets(spark, folder)
     data_quality = cleaning.outcome_counts(customers, "customers").unionByName(
         cleaning.outcome_counts(tickets, "tickets")
     )
     return Staged(
-        tickets=cleaning.clean_rows(tickets, TICKET_COLUMNS),
+        tickets=spark.read.parquet(str(folder / CLEAN_TICKETS)),
         customers=cleaning.clean_rows(customers, CUSTOMER_COLUMNS),
         tickets_rejected=cleaning.rejected_tickets(tickets),
         customers_rejected=cleaning.rejected_customers(customers),
