@@ -1,6 +1,5 @@
 """The shared server's JVM options by input size (lib.session.server_java_options)
-and how they reach its command line (lib.suite.connect_server); the notebooks
-run at once by input size (lib.suite.options.default_jobs)."""
+and how they reach its command line (lib.suite.connect_server)."""
 
 from __future__ import annotations
 
@@ -11,12 +10,6 @@ from lib.session import (
     server_java_options,
 )
 from lib.suite.connect_server import server_command
-from lib.suite.options import (
-    ONE_PER_CORE_BELOW_BYTES,
-    ONE_PER_CORE_FROM_BYTES,
-    default_jobs,
-    jobs,
-)
 
 
 def test_small_inputs_get_c1_with_the_full_code_cache():
@@ -45,18 +38,3 @@ def test_extra_options_follow_the_projects_own():
     driver = next(c for c in conf if c.startswith("spark.driver.extraJavaOptions="))
     assert driver == ("spark.driver.extraJavaOptions=" + JVM_OPTIONS
                       + " -XX:+UseParallelGC -XX:StartFlightRecording=x")
-
-
-def test_only_middling_inputs_on_a_shared_server_run_one_notebook_per_core(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert default_jobs(shared=True, input_bytes=2 * 1024 * 1024) == 4  # 10k orders
-    assert default_jobs(shared=True, input_bytes=ONE_PER_CORE_FROM_BYTES) == 2
-    assert default_jobs(shared=True, input_bytes=128 * 1024 * 1024) == 2  # 1M orders
-    assert default_jobs(shared=True, input_bytes=ONE_PER_CORE_BELOW_BYTES) == 4
-    assert default_jobs(shared=True, input_bytes=2 * 1024**3) == 4  # 10M orders
-    assert default_jobs(shared=False, input_bytes=2 * 1024 * 1024) == 2  # a JVM each
-
-
-def test_jobs_asked_for_win_over_the_input_size():
-    assert jobs("3", shared=True, input_bytes=2 * 1024**3) == 3
-    assert jobs(None, shared=True, input_bytes=1024) == default_jobs(True, 1024)

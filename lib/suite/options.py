@@ -16,25 +16,12 @@ NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 KEEP_WARM = 600.0  # s the runner's Spark server stays up after its last use (--keep-warm)
 
 
-# Inputs in this band keep a shared server's cores busy with one notebook per
-# core; more kernels only add contention. 1M orders (128 MB): 2 at once against
-# 4, median wall and CPU -4% (three pairs). 10M orders (1.1 GB): wall +3% (one
-# pair), so larger inputs keep twice the cores, as small ones do.
-ONE_PER_CORE_FROM_BYTES = 32 * 1024 * 1024
-ONE_PER_CORE_BELOW_BYTES = 256 * 1024 * 1024
-
-
-def default_jobs(shared: bool, input_bytes: int) -> int:
-    """Notebooks at once. With one shared server the kernels mostly wait on
-    it, so twice the cores keeps it busy (on 2 cores, 4 at once was the
-    fastest of 2, 3 and 4 at 10k orders), except for inputs from
-    :data:`ONE_PER_CORE_FROM_BYTES` to :data:`ONE_PER_CORE_BELOW_BYTES`; with
-    local sessions each notebook is a JVM. Those get one per core."""
+def default_jobs(shared: bool) -> int:
+    """Notebooks at once. With one shared server the kernels mostly wait on it,
+    so twice the cores keeps it busy (on 2 cores, 4 at once was the fastest of
+    2, 3 and 4); with local sessions each notebook is a JVM: one per core."""
     cores = os.cpu_count() or 2
-    middling = ONE_PER_CORE_FROM_BYTES <= input_bytes < ONE_PER_CORE_BELOW_BYTES
-    if shared and not middling:
-        return max(2, min(6, 2 * cores))
-    return max(1, min(4, cores))
+    return max(2, min(6, 2 * cores)) if shared else max(1, min(4, cores))
 
 
 def arguments(argv: list[str] | None, description: str) -> argparse.Namespace:
@@ -116,9 +103,9 @@ def select(folder: Path, only: str) -> list[Path]:
     return [nb for nb in available if nb.name[:2] in chosen]
 
 
-def jobs(value: str | None, shared: bool, input_bytes: int) -> int:
+def jobs(value: str | None, shared: bool) -> int:
     if value is None or str(value).strip() == "":
-        return default_jobs(shared, input_bytes)
+        return default_jobs(shared)
     if not str(value).strip().isdigit() or int(value) < 1:
         raise TicketInsightsError(f"--jobs must be a whole number >= 1, got {value!r}")
     return int(value)

@@ -151,8 +151,8 @@ def _prepare(args: argparse.Namespace, user_cwd: Path) -> Batch:
                          args.season_start_month, base_dir=user_cwd)
     check_input_files(params.tickets_path, params.customers_path)  # no Spark needed
     notebooks = select((user_cwd / args.notebooks_dir).resolve(), args.only)
+    jobs = parallel_jobs(args.jobs, not args.no_shared_session)
     input_bytes = sum(path.stat().st_size for path in (params.tickets_path, params.customers_path))
-    jobs = parallel_jobs(args.jobs, not args.no_shared_session, input_bytes)
     timeout = notebook_timeout(args.timeout, input_bytes)
     read_compare_to(args.compare_to, user_cwd)  # a wrong path stops the run here
     return Batch(params, notebooks, jobs, timeout, params.output_dir / "notebooks", user_cwd)
