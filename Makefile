@@ -125,8 +125,11 @@ nbval: setup ## the notebooks against their committed outputs (nbval)
 # The slow end-to-end checks (crashes, faults, browsers, SQL server) and the
 # cluster runs have their own targets; make test-all runs everything (CI does).
 # The 20 slowest tests are listed: the budget is 5 minutes on a fresh clone.
+# The quick tests run in TEST_WORKERS processes (pytest-xdist) on one Spark server; a
+# file's tests stay together in one process (a notebook's cells run in order in one kernel).
+TEST_WORKERS ?= 2
 test: setup lint ## lint, the quick tests, nbval and the quick end-to-end runs (minutes)
-	$(BIN)/pytest -m "not slow and not cluster and not container" --durations=20 tests notebooks --nbval-lax --nbval-current-env
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow and not cluster and not container" --durations=20 tests notebooks --nbval-lax --nbval-current-env
 
 test-slow: setup ## the slow end-to-end checks: crashes, faults, browsers, SQL server
 	$(BIN)/pytest -m slow tests

@@ -11,6 +11,9 @@ Notebook kernels under nbval share one warm Spark: a local Spark Connect server
 (lib/suite/connect_server.py), started in the background as soon as the
 collected tests show that one needs it (the first such test waits for it), and
 stopped when pytest ends;
+under pytest-xdist (``make test``) the controller starts that one server at
+once and records its address in a file its workers read (nothing is passed
+through the environment), so the workers share one JVM;
 ``SPARK_REMOTE`` points the kernels at it while notebook items run. If the
 caller already set ``SPARK_REMOTE``, that endpoint is used and nothing is
 started. Tests get the same server from the ``spark_remote`` fixture: their
@@ -19,10 +22,12 @@ started. Tests get the same server from the ``spark_remote`` fixture: their
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +39,10 @@ _server_error: Exception | None = None
 _server_lock = threading.Lock()  # the early start below and the first test that needs Spark
 _session_over = threading.Event()
 _callers_remote = os.environ.get("SPARK_REMOTE")
+_WORKERS_RECORD = "spark_server_record"  # xdist's workerinput key: the controller's record file
+_record_for_workers: Path | None = None  # xdist's controller: where it records its server
+_controllers_record: Path | None = None  # an xdist worker: the record of the controller's server
+_controllers_url: str | None = None
 
 
 def _pinned_parameters() -> dict:
@@ -55,6 +64,26 @@ def _needs_spark(item) -> bool:
         getattr(item, "fixturenames", ()))
 
 
+def pytest_configure(config):
+    global _record_for_workers, _controllers_record
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input is not None:
+        if worker_input.get(_WORKERS_RECORD):
+            _controllers_record = Path(worker_input[_WORKERS_RECORD])
+    elif config.getoption("numprocesses", None) and not _callers_remote:
+        # the controller collects nothing, so it cannot tell whether a test
+        # needs Spark: its server starts now, beside the workers' first tests
+        _record_for_workers = Path(tempfile.mkdtemp(prefix="ticket-insights-workers-")) / "server.json"
+        threading.Thread(target=_start_and_hold, args=(_record_for_workers,),
+                         name="spark-server", daemon=True).start()
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: in the controller, for each worker
+def pytest_configure_node(node):
+    if _record_for_workers is not None:
+        node.workerinput[_WORKERS_RECORD] = str(_record_for_workers)
+
+
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected
 def pytest_collection_modifyitems(session, config, items):
     from lib.suite.pinned import inject_parameters, is_parameters_cell
@@ -65,19 +94,26 @@ def pytest_collection_modifyitems(session, config, items):
             cell.source = inject_parameters(cell.source, _pinned_parameters())
     # The server's start (a JVM, 12-15 s) overlaps the tests that come before
     # the first one that needs it; that one waits for the start to finish.
-    if not _callers_remote and any(map(_needs_spark, items)):
+    if not _callers_remote and _controllers_record is None and any(map(_needs_spark, items)):
         threading.Thread(target=_start_and_hold, name="spark-server", daemon=True).start()
 
 
-def _start_and_hold() -> None:
-    """Start the server, then keep this thread alive until pytest ends: the
-    server dies with the thread that started it (processes.DIE_WITH_PARENT)."""
+def _start_and_hold(record: Path | None = None) -> None:
+    """Start the server (and write its address, or why it did not start, to
+    ``record`` for xdist's workers), then keep this thread alive until pytest
+    ends: the server dies with the thread that started it
+    (processes.DIE_WITH_PARENT)."""
+    from lib.fileio import write_text
     from lib.suite.connect_server import ConnectServerError
 
     try:
-        shared_spark_remote()
-    except ConnectServerError:  # kept in _server_error: the first test needing Spark raises it
+        url = shared_spark_remote()
+    except ConnectServerError as error:  # kept in _server_error: the first test needing Spark raises it
+        if record is not None:
+            write_text(record, json.dumps({"error": str(error)}))
         return
+    if record is not None:
+        write_text(record, json.dumps({"url": url}))
     _session_over.wait()
 
 
@@ -92,8 +128,30 @@ def shared_spark_remote() -> str:
     """URL of the Spark Connect server shared by notebook runs (started once)."""
     if _callers_remote:
         return _callers_remote
+    if _controllers_record is not None:
+        return _controllers_server_url()
     with _server_lock:
         return _started_server_url()
+
+
+def _controllers_server_url() -> str:
+    """An xdist worker: the address of the server its controller started,
+    once the controller has recorded it (the start has its own deadline)."""
+    global _controllers_url
+    from lib.suite.connect_server import START_TIMEOUT
+
+    if _controllers_url is None:
+        deadline = time.monotonic() + START_TIMEOUT + 30
+        while not _controllers_record.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the test run's Spark server was not recorded in "
+                                   f"{START_TIMEOUT + 30:.0f} s ({_controllers_record})")
+            time.sleep(0.2)
+        record = json.loads(_controllers_record.read_text())
+        if "error" in record:
+            raise RuntimeError(f"the test run's Spark server did not start: {record['error']}")
+        _controllers_url = record["url"]
+    return _controllers_url
 
 
 def _started_server_url() -> str:
@@ -139,5 +197,6 @@ def pytest_unconfigure(config):
             _server.stop()
             shutil.rmtree(_server.log_path.parent, ignore_errors=True)
     _session_over.set()  # the server is stopped: its starting thread may end
-    if _scratch is not None:
-        shutil.rmtree(_scratch, ignore_errors=True)
+    for folder in (_scratch, _record_for_workers and _record_for_workers.parent):
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
