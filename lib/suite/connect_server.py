@@ -14,8 +14,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import psutil
 
@@ -176,9 +179,11 @@ def _late(server: ConnectServer, what: str) -> ConnectServerError:
         f"last log line: {_last_error_line(server.log_path)} (log: {server.log_path})")
 
 
-def _first_query(server: ConnectServer, deadline: float) -> None:
-    """Waits for :data:`_FIRST_QUERY` in short steps (so signals are handled);
-    gives up at ``deadline`` or when the server dies."""
+@contextmanager
+def _query_client() -> Iterator[tuple[subprocess.Popen, IO[str]]]:
+    """The process that asks :data:`_FIRST_QUERY`, started at once so that it
+    imports pyspark (a second or two) while the server's JVM starts; it waits
+    for the URL on stdin. Killed if still running when the block ends."""
     with tempfile.TemporaryFile("w+") as errors:
         check = subprocess.Popen(
             [sys.executable, "-c", _FIRST_QUERY], stdin=subprocess.PIPE,
@@ -186,37 +191,49 @@ def _first_query(server: ConnectServer, deadline: float) -> None:
             preexec_fn=DIE_WITH_PARENT,
         )
         try:
-            check.stdin.write(server.url)
-            check.stdin.close()
-            while True:
-                try:
-                    code = check.wait(timeout=0.2)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                if not server.running():
-                    raise _died(server)
-                if time.monotonic() > deadline:
-                    raise _late(server, "answer a query")
+            yield check, errors
         finally:
             if check.poll() is None:
                 check.kill()
-                check.wait()
-        if code != 0:
-            errors.seek(0)
-            last = ([ln for ln in errors.read().splitlines() if ln.strip()] or ["?"])[-1]
-            raise ConnectServerError(f"the Spark Connect server did not answer a test query: "
-                                     f"{last.strip()[:300]} (log: {server.log_path})")
+            check.wait()
 
 
-def wait_until_ready(server: ConnectServer, deadline: float) -> None:
-    while not listens(server.pid, server.port):
+def _first_query(server: ConnectServer, deadline: float,
+                 check: subprocess.Popen, errors: IO[str]) -> None:
+    """Sends the URL to ``check`` (:func:`_query_client`), then waits for its
+    answer in short steps (so signals are handled); gives up at ``deadline`` or
+    when the server dies."""
+    try:
+        check.stdin.write(server.url)
+        check.stdin.close()
+    except BrokenPipeError:  # it failed before asking (its error is read below)
+        pass
+    while True:
+        try:
+            code = check.wait(timeout=0.2)
+            break
+        except subprocess.TimeoutExpired:
+            pass
         if not server.running():
             raise _died(server)
         if time.monotonic() > deadline:
-            raise _late(server, "listen")
-        time.sleep(0.2)
-    _first_query(server, deadline)
+            raise _late(server, "answer a query")
+    if code != 0:
+        errors.seek(0)
+        last = ([ln for ln in errors.read().splitlines() if ln.strip()] or ["?"])[-1]
+        raise ConnectServerError(f"the Spark Connect server did not answer a test query: "
+                                 f"{last.strip()[:300]} (log: {server.log_path})")
+
+
+def wait_until_ready(server: ConnectServer, deadline: float) -> None:
+    with _query_client() as (check, errors):
+        while not listens(server.pid, server.port):
+            if not server.running():
+                raise _died(server)
+            if time.monotonic() > deadline:
+                raise _late(server, "listen")
+            time.sleep(0.2)
+        _first_query(server, deadline, check, errors)
 
 
 def _lost_its_port(server: ConnectServer) -> bool:
