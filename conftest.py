@@ -108,10 +108,12 @@ def _start_and_hold(record: Path | None = None) -> None:
 
     try:
         url = shared_spark_remote()
-    except ConnectServerError as error:  # kept in _server_error: the first test needing Spark raises it
+    except Exception as error:  # whatever stopped the start, the workers hear of it at once
         if record is not None:
             write_text(record, json.dumps({"error": str(error)}))
-        return
+        if not isinstance(error, ConnectServerError):
+            raise
+        return  # kept in _server_error: the first test needing Spark raises it
     if record is not None:
         write_text(record, json.dumps({"url": url}))
     _session_over.wait()
