@@ -87,6 +87,21 @@ class Deadline:
                 "run with a larger --timeout (make run TIMEOUT=...) if it only needs longer")
 
 
+def load_notebook_tools() -> None:
+    """papermill (with nbformat and jsonschema, whose import builds a few dozen
+    grammars: about 2 CPU s) and the page exporter, loaded while the Spark
+    server starts; else the first notebooks wait for the import once the
+    server is ready. A failing import is reported where the tool is used."""
+    try:
+        import papermill  # noqa: F401
+
+        from lib.suite.pages import load_exporter
+
+        load_exporter()
+    except Exception:  # noqa: BLE001 - the notebook's own import raises it again, named
+        pass
+
+
 def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progress,
                  kernels: KernelPool, shown_executed: str, fingerprint: str,
                  timeout: float, context: RunContext) -> Result:

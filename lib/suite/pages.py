@@ -41,6 +41,13 @@ def _exporter():
                         extra_loaders=[DictLoader({"offline.html.j2": _OFFLINE_NOTEBOOK})])
 
 
+def load_exporter() -> None:
+    """Make the exporter now (nbconvert's imports, about 2 CPU s) rather than
+    at the first page, which comes while the notebooks keep both cores busy."""
+    with _EXPORTER_LOCK:
+        _exporter()
+
+
 def render_notebook(executed: Path, target: Path) -> None:
     """The executed notebook as one HTML page (images inline, no CDN scripts)."""
     with _EXPORTER_LOCK:

@@ -28,7 +28,7 @@ from lib.suite.connect_server import spark_for_batch
 from lib.suite.dry_run import dry_run
 from lib.suite.freshness import recorded_outputs, run_fingerprint, stale_reason
 from lib.suite.kernel_pool import KernelPool, kill_kernels
-from lib.suite.kernels import run_batch, run_notebook
+from lib.suite.kernels import load_notebook_tools, run_batch, run_notebook
 from lib.suite.models import Result, Status
 from lib.suite.options import arguments, select
 from lib.suite.options import jobs as parallel_jobs
@@ -258,6 +258,7 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
         current = _up_to_date(batch, args.force)
         to_run = len(batch.notebooks) - len(current)
         if to_run:  # kernels start and warm up while the Spark server starts
+            threading.Thread(target=load_notebook_tools, name="load-tools", daemon=True).start()
             kernels = KernelPool(params.output_dir / "logs", total=to_run, ahead=jobs,
                                  cwd=PROJECT_ROOT, env=_kernel_environment(),
                                  reuse=not args.no_shared_session).start()
