@@ -89,7 +89,7 @@ class Deadline:
 
 def load_notebook_tools() -> None:
     """papermill (with nbformat and jsonschema, whose import builds a few dozen
-    grammars: about 2 CPU s) and the page exporter, loaded while the Spark
+    grammars: about 3 CPU s) and the page exporter, loaded while the Spark
     server starts; else the first notebooks wait for the import once the
     server is ready. A failing import is reported where the tool is used."""
     try:
