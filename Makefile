@@ -79,7 +79,8 @@ $(STAMP): $(LOCK_FILE) $(UV_LOCK) pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name ticket-insights --display-name "Python (ticket-insights)" >/dev/null
 	@touch $@
 
-setup: $(STAMP) ## the virtual env .venv: the dev lock, the project editable, the kernel
+setup: $(STAMP) ## the virtual env .venv: the dev lock, the project editable, the kernel; the Spark server's class archive
+	@$(BIN)/python -m lib.suite.class_archive
 
 lock: setup ## regenerate requirements.txt, requirements-runtime.txt and requirements-uv.txt (with hashes)
 	$(BIN)/$(LOCK_COMMAND) $(LOCK_ARGS)

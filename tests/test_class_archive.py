@@ -1,0 +1,73 @@
+"""The Spark server's class archive (lib.suite.class_archive): named for one Java
+runtime and Spark install, built by make setup, mapped by the server's JVM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from lib.java import find_java_home
+from lib.session import server_java_options
+from lib.suite import class_archive
+from lib.suite.connect_server import start_server
+
+
+def _fake_java_home(root: Path, release: str) -> Path:
+    (root / "lib" / "server").mkdir(parents=True)
+    (root / "release").write_text(release)
+    (root / "lib" / "server" / "libjvm.so").write_bytes(b"\0" * 8)
+    return root
+
+
+def test_no_option_until_the_archive_is_built(tmp_path):
+    home = _fake_java_home(tmp_path / "jdk", 'JAVA_VERSION="17.0.15"\n')
+    folder = tmp_path / "jvm"
+    assert class_archive.java_options(home, folder) == ()
+    archive = class_archive.archive_path(home, folder)
+    archive.parent.mkdir()
+    archive.write_bytes(b"built")
+    assert class_archive.java_options(home, folder) == (f"-XX:SharedArchiveFile={archive}",)
+
+
+def test_each_java_runtime_has_its_own_archive(tmp_path):
+    jdk17 = _fake_java_home(tmp_path / "a", 'JAVA_VERSION="17.0.15"\n')
+    jdk21 = _fake_java_home(tmp_path / "b", 'JAVA_VERSION="21.0.8"\n')
+    upgraded = _fake_java_home(tmp_path / "c", 'JAVA_VERSION="17.0.15"\n')
+    assert class_archive.archive_path(jdk17) == class_archive.archive_path(jdk17)
+    assert class_archive.archive_path(jdk17) != class_archive.archive_path(jdk21)
+    (upgraded / "release").write_text('JAVA_VERSION="17.0.16"\n')
+    assert class_archive.archive_path(upgraded) != class_archive.archive_path(
+        _fake_java_home(tmp_path / "d", 'JAVA_VERSION="17.0.15"\n'))
+
+
+def test_the_server_maps_the_archive_make_setup_built(tmp_path):
+    """-Xshare:on stops a JVM that cannot map the archive (another class path,
+    another JDK), so a server that answers has read its classes from it. The
+    small-input options reach the sessions' settings (a -D system property)."""
+    home = find_java_home()
+    archive = class_archive.java_options(home)
+    assert archive, (f"no class archive at {class_archive.archive_path(home)}: make setup "
+                     f"builds it (see {class_archive.ARCHIVE_DIR / 'build.log'})")
+    server = start_server(tmp_path / "server.log", use_class_archive=False,
+                          java_options=(*archive, "-Xshare:on", *server_java_options(0)))
+    try:
+        session = SparkSession.builder.remote(server.url).create()
+        try:
+            assert session.conf.get("spark.sql.codegen.factoryMode") == "NO_CODEGEN"
+            assert session.range(3).count() == 3
+        finally:
+            session.stop()
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_build_makes_an_archive_a_server_maps(tmp_path):
+    archive = class_archive.build(tmp_path / "jvm")
+    assert archive.is_file() and archive.stat().st_size > 50 * 1024 * 1024
+    assert class_archive.build(tmp_path / "jvm") == archive  # built once
+    server = start_server(tmp_path / "server.log", use_class_archive=False,
+                          java_options=(f"-XX:SharedArchiveFile={archive}", "-Xshare:on"))
+    server.stop()
