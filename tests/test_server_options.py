@@ -17,6 +17,9 @@ def test_small_inputs_get_c1_with_the_full_code_cache():
     assert "-XX:TieredStopAtLevel=1" in options
     # C1 alone would default to a 48 MB code cache, which Spark fills (JDK-8295724)
     assert "-XX:ReservedCodeCacheSize=240m" in options
+    # driver-side expressions interpreted (the setting reaching a session: test_class_archive)
+    assert "-Dspark.sql.codegen.factoryMode=NO_CODEGEN" in options
+    assert not any("factoryMode" in o for o in server_java_options(QUICK_JIT_BELOW_BYTES))
 
 
 def test_large_inputs_keep_c2():

@@ -36,10 +36,11 @@ DUMP_TIMEOUT = 600.0
 
 def _fingerprint(java_home: Path) -> str:
     """What an archive is only valid for: the real Java runtime (its path,
-    release file and JVM library) and Spark's jars (names and sizes)."""
+    release file and JVM library) and Spark's jars (their folder, names and
+    sizes: the class path is checked by path)."""
     real = java_home.resolve()
     jvm = next(iter(sorted(real.glob("lib/server/libjvm.so"))), None)
-    parts = [str(real)]
+    parts = [str(real), str(SPARK_HOME)]
     for path in (real / "release", jvm):
         if path is not None and path.exists():
             parts.append(f"{path.name}:{path.stat().st_size}:{path.stat().st_mtime_ns}")
