@@ -3,15 +3,17 @@ runtime and Spark install, built by make setup, mapped by the server's JVM."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
-from pyspark.sql import SparkSession
+from suite_runner import suite_env
 
+from lib.config import PROJECT_ROOT
 from lib.java import find_java_home
-from lib.session import server_java_options
 from lib.suite import class_archive
-from lib.suite.connect_server import start_server
 
 
 def _fake_java_home(root: Path, release: str) -> Path:
@@ -42,6 +44,16 @@ def test_each_java_runtime_has_its_own_archive(tmp_path):
         _fake_java_home(tmp_path / "d", 'JAVA_VERSION="17.0.15"\n'))
 
 
+def _in_own_process(script: str) -> list[str]:
+    """The words ``script`` prints, run in a Python of its own: a server started
+    from this process would be forked from its live gRPC client, which can
+    crash the child before it runs anything (grpc/grpc issue 43055)."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=PROJECT_ROOT,
+                          env=suite_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()
+
+
 def test_the_server_maps_the_archive_make_setup_built(tmp_path):
     """-Xshare:on stops a JVM that cannot map the archive (another class path,
     another JDK), so a server that answers has read its classes from it. The
@@ -50,24 +62,35 @@ def test_the_server_maps_the_archive_make_setup_built(tmp_path):
     archive = class_archive.java_options(home)
     assert archive, (f"no class archive at {class_archive.archive_path(home)}: make setup "
                      f"builds it (see {class_archive.ARCHIVE_DIR / 'build.log'})")
-    server = start_server(tmp_path / "server.log", use_class_archive=False,
-                          java_options=(*archive, "-Xshare:on", *server_java_options(0)))
-    try:
-        session = SparkSession.builder.remote(server.url).create()
+    printed = _in_own_process(f"""\
+        from pyspark.sql import SparkSession
+        from lib.session import server_java_options
+        from lib.suite.connect_server import start_server
+        server = start_server({str(tmp_path / "server.log")!r}, use_class_archive=False,
+                              java_options=({archive[0]!r}, "-Xshare:on",
+                                            *server_java_options(0)))
         try:
-            assert session.conf.get("spark.sql.codegen.factoryMode") == "NO_CODEGEN"
-            assert session.range(3).count() == 3
-        finally:
+            session = SparkSession.builder.remote(server.url).create()
+            print(session.conf.get("spark.sql.codegen.factoryMode"), session.range(3).count())
             session.stop()
-    finally:
-        server.stop()
+        finally:
+            server.stop()
+    """)
+    assert printed == ["NO_CODEGEN", "3"]
 
 
 @pytest.mark.slow
 def test_build_makes_an_archive_a_server_maps(tmp_path):
-    archive = class_archive.build(tmp_path / "jvm")
-    assert archive.is_file() and archive.stat().st_size > 50 * 1024 * 1024
-    assert class_archive.build(tmp_path / "jvm") == archive  # built once
-    server = start_server(tmp_path / "server.log", use_class_archive=False,
-                          java_options=(f"-XX:SharedArchiveFile={archive}", "-Xshare:on"))
-    server.stop()
+    folder = tmp_path / "jvm"
+    first, again = _in_own_process(f"""\
+        from pathlib import Path
+        from lib.suite import class_archive
+        from lib.suite.connect_server import start_server
+        archive = class_archive.build(Path({str(folder)!r}))
+        print(archive, class_archive.build(Path({str(folder)!r})))
+        server = start_server({str(tmp_path / "server.log")!r}, use_class_archive=False,
+                              java_options=(f"-XX:SharedArchiveFile={{archive}}", "-Xshare:on"))
+        server.stop()
+    """)
+    assert first == again  # built once
+    assert Path(first).stat().st_size > 50 * 1024 * 1024

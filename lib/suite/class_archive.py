@@ -26,7 +26,9 @@ from pathlib import Path
 import psutil
 
 from lib.config import PROJECT_ROOT
+from lib.errors import TicketInsightsError
 from lib.fileio import file_lock, replacing
+from lib.java import ensure_java
 from lib.suite.processes import SPARK_HOME, spark_environment
 
 ARCHIVE_DIR = PROJECT_ROOT / ".cache" / "jvm"
@@ -107,8 +109,6 @@ def _dump(java: Path, class_list: Path, class_path: str, archive: Path, log) -> 
 
 def build(folder: Path = ARCHIVE_DIR) -> Path:
     """The archive for the Java runtime Spark uses here, built if missing."""
-    from lib.java import ensure_java
-
     java_home = ensure_java()
     archive = archive_path(java_home, folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -128,10 +128,11 @@ def build(folder: Path = ARCHIVE_DIR) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args(argv)
-    from lib.errors import TicketInsightsError
-
     began = time.monotonic()
     try:
+        if not archive_path(ensure_java()).is_file():
+            print("Building the Spark server's class archive (once per Java runtime and "
+                  "Spark install; a minute or two)...", flush=True)
         archive = build()
     except (subprocess.SubprocessError, OSError, RuntimeError, TicketInsightsError) as error:
         # an optimisation only: every server still starts without it, a few seconds slower
