@@ -162,12 +162,14 @@ def _started_server_url() -> str:
         raise _server_error
     if _server is None or not _server.running():
         from lib.session import server_java_options
+        from lib.suite import class_archive
         from lib.suite.connect_server import start_server
 
         log_dir = Path(tempfile.mkdtemp(prefix="ticket-insights-connect-"))
         try:
             _server = start_server(log_dir / "connect-server.log", app_name="ticket-insights-tests",
-                                   java_options=server_java_options(0))  # pinned data: small
+                                   java_options=(*server_java_options(0),  # pinned data: small
+                                                 *class_archive.for_server()))
         except Exception as error:
             _server_error = error
             raise

@@ -64,10 +64,14 @@ def main(selected: list[str]) -> int:
     try:
         parameters = pinned_parameters(scratch)
         if not os.environ.get("SPARK_REMOTE"):
+            from lib.session import server_java_options
+            from lib.suite import class_archive
             from lib.suite.connect_server import start_server
 
             print("starting a local Spark Connect server", flush=True)
-            server = start_server(scratch / "connect-server.log", app_name="ticket-insights-refresh")
+            server = start_server(scratch / "connect-server.log", app_name="ticket-insights-refresh",
+                                  java_options=(*server_java_options(0),  # pinned data: small
+                                                *class_archive.for_server()))
             os.environ["SPARK_REMOTE"] = server.url
         for notebook in notebooks:
             print(f"executing {notebook.name}", flush=True)

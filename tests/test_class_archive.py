@@ -44,6 +44,14 @@ def test_each_java_runtime_has_its_own_archive(tmp_path):
         _fake_java_home(tmp_path / "d", 'JAVA_VERSION="17.0.15"\n'))
 
 
+def test_runs_on_large_inputs_go_without_it():
+    """Mapped, the archive adds to the JVM's resident memory, which 10M orders
+    need for the heap; there its few seconds of start-up do not count."""
+    built = class_archive.java_options(find_java_home())
+    assert class_archive.for_server() == built == class_archive.for_server(2 * 1024 * 1024)
+    assert class_archive.for_server(class_archive.ARCHIVE_BELOW_BYTES) == ()
+
+
 def _in_own_process(script: str) -> list[str]:
     """The words ``script`` prints, run in a Python of its own: a server started
     from this process would be forked from its live gRPC client, which can
@@ -66,9 +74,8 @@ def test_the_server_maps_the_archive_make_setup_built(tmp_path):
         from pyspark.sql import SparkSession
         from lib.session import server_java_options
         from lib.suite.connect_server import start_server
-        server = start_server({str(tmp_path / "server.log")!r}, use_class_archive=False,
-                              java_options=({archive[0]!r}, "-Xshare:on",
-                                            *server_java_options(0)))
+        server = start_server({str(tmp_path / "server.log")!r},
+                              java_options=({archive[0]!r}, "-Xshare:on", *server_java_options(0)))
         try:
             session = SparkSession.builder.remote(server.url).create()
             print(session.conf.get("spark.sql.codegen.factoryMode"), session.range(3).count())
@@ -88,7 +95,7 @@ def test_build_makes_an_archive_a_server_maps(tmp_path):
         from lib.suite.connect_server import start_server
         archive = class_archive.build(Path({str(folder)!r}))
         print(archive, class_archive.build(Path({str(folder)!r})))
-        server = start_server({str(tmp_path / "server.log")!r}, use_class_archive=False,
+        server = start_server({str(tmp_path / "server.log")!r},
                               java_options=(f"-XX:SharedArchiveFile={{archive}}", "-Xshare:on"))
         server.stop()
     """)

@@ -23,9 +23,7 @@ from typing import IO
 import psutil
 
 from lib.errors import TicketInsightsError
-from lib.java import find_java_home
 from lib.session import LOCAL_SETTINGS, SESSION_SETTINGS, out_of_memory_message
-from lib.suite import class_archive
 from lib.suite.endpoint import wait_for_endpoint
 from lib.suite.processes import DIE_WITH_PARENT, SPARK_HOME, spark_environment
 from lib.suite.watch import out_of_memory_in_log
@@ -251,7 +249,6 @@ def start_server(
     conf: dict[str, str] | None = None,
     attempts: int = 3,
     java_options: tuple[str, ...] = (),
-    use_class_archive: bool = True,
 ) -> ConnectServer:
     """Start a local Spark Connect server and return once it answers a query.
 
@@ -259,8 +256,7 @@ def start_server(
     the log's path) if it dies or does not come up within ``timeout`` seconds.
     A port taken between choosing it and the server binding it is retried
     with another port, ``attempts`` times at most. ``java_options`` are added
-    to the server JVM's options, after the class archive's
-    (:mod:`lib.suite.class_archive`) when one is built and ``use_class_archive``.
+    to the server JVM's options (e.g. :func:`lib.suite.class_archive.for_server`).
     """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -268,8 +264,6 @@ def start_server(
     deadline = began + timeout
     token = secrets.token_urlsafe(24)
     env = _environment(token)
-    if use_class_archive:
-        java_options = (*class_archive.java_options(find_java_home()), *java_options)
     last_error: ConnectServerError | None = None
     for _ in range(attempts):
         port = free_port()

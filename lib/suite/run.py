@@ -23,6 +23,7 @@ from lib.input_checks import check_input_files
 from lib.run_context import RunContext
 from lib.session import server_java_options
 from lib.staged import changed_inputs, is_staged, pin_inputs
+from lib.suite import class_archive
 from lib.suite.cleanup import output_dir_lock, remove_stale_scratch
 from lib.suite.connect_server import spark_for_batch
 from lib.suite.dry_run import dry_run
@@ -264,7 +265,8 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
                                  reuse=not args.no_shared_session).start()
             log = params.output_dir / "logs" / "connect-server.log"
             input_bytes = sum(version[0] for version in batch.pin["inputs"].values())
-            java_options = (*server_java_options(input_bytes), *args.server_java_options)
+            java_options = (*server_java_options(input_bytes), *class_archive.for_server(input_bytes),
+                            *args.server_java_options)
             chosen = _shared_server(args, java_options)
             if chosen is not None:
                 spark_mode, server, remote = chosen.description, chosen.lease, chosen.lease.url

@@ -27,6 +27,7 @@ from pathlib import Path
 from lib.config import PROJECT_ROOT
 from lib.errors import TicketInsightsError
 from lib.fileio import LockBusy, file_lock, wait_for_flock, write_private_text
+from lib.suite import class_archive
 from lib.suite.connect_server import HOST, SERVER_CLASS, free_port, start_server
 from lib.suite.processes import accepts
 
@@ -217,7 +218,7 @@ def _join_or_start(state_file: Path):
     lease = join_running_server(state_file)
     if lease is not None:
         return lease, None
-    return start_shared_server(state_file)
+    return start_shared_server(state_file, class_archive.for_server())
 
 
 def stop_owned_server(server, lease: Lease, state_file: Path, wait: bool,
