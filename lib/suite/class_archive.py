@@ -41,6 +41,10 @@ DUMP_TIMEOUT = 600.0
 ARCHIVE_BELOW_BYTES = 256 * 1024 * 1024
 
 
+class ArchiveUnsupported(RuntimeError):
+    """This Java runtime cannot map an archive for Spark's class path."""
+
+
 def _fingerprint(java_home: Path) -> str:
     """What an archive is only valid for: the real Java runtime (its path,
     release file and JVM library) and Spark's jars (their folder, names and
@@ -56,6 +60,12 @@ def _fingerprint(java_home: Path) -> str:
 
 def archive_path(java_home: Path, folder: Path = ARCHIVE_DIR) -> Path:
     return folder / f"spark-classes-{_fingerprint(java_home)}.jsa"
+
+
+def _unsupported_mark(archive: Path) -> Path:
+    """Where a runtime that cannot map the archive is noted, so that every later
+    ``make setup`` skips the probe."""
+    return archive.with_suffix(".unsupported")
 
 
 def java_options(java_home: Path, folder: Path = ARCHIVE_DIR) -> tuple[str, ...]:
@@ -93,8 +103,8 @@ def _check_class_path(java: Path, class_path: str, work: Path, log) -> None:
     try:
         _dump(java, classes, class_path, probe, log)
     except subprocess.CalledProcessError:
-        raise RuntimeError("this Java runtime cannot map an archive for Spark's class "
-                           "path") from None
+        raise ArchiveUnsupported("this Java runtime cannot map an archive for Spark's "
+                                 "class path") from None
     finally:
         probe.unlink(missing_ok=True)
 
@@ -136,21 +146,29 @@ def _dump(java: Path, class_list: Path, class_path: str, archive: Path, log) -> 
                    check=True, stdout=log, stderr=subprocess.STDOUT, timeout=60)
 
 
-def build(folder: Path = ARCHIVE_DIR) -> Path:
-    """The archive for the Java runtime Spark uses here, built if missing."""
+def build(folder: Path = ARCHIVE_DIR) -> Path | None:
+    """The archive for the Java runtime Spark uses here, built if missing; None
+    when this runtime was found unable to map one (:class:`ArchiveUnsupported`
+    the first time)."""
     java_home = ensure_java()
     archive = archive_path(java_home, folder)
     folder.mkdir(parents=True, exist_ok=True)
     with file_lock(folder / ".lock"):
         if archive.is_file():
             return archive
-        for stale in folder.glob("spark-classes-*.jsa"):  # another runtime's or Spark's
+        if _unsupported_mark(archive).exists():
+            return None
+        for stale in folder.glob("spark-classes-*"):  # another runtime's or Spark's
             stale.unlink(missing_ok=True)
         with tempfile.TemporaryDirectory(prefix="class-archive-") as work, \
                 (folder / "build.log").open("w") as log, replacing(archive) as scratch:
             class_list = Path(work) / "classes.lst"
             java = java_home / "bin" / "java"
-            class_path = _record_loaded_classes(java, class_list, Path(work), log)
+            try:
+                class_path = _record_loaded_classes(java, class_list, Path(work), log)
+            except ArchiveUnsupported:
+                _unsupported_mark(archive).write_text("see build.log\n")
+                raise
             _dump(java, class_list, class_path, scratch, log)
     return archive
 
@@ -160,16 +178,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     began = time.monotonic()
     try:
-        if not archive_path(ensure_java()).is_file():
-            print("Building the Spark server's class archive (once per Java runtime and "
-                  "Spark install; a minute or two)...", flush=True)
+        archive = archive_path(ensure_java())
+        if archive.is_file() or _unsupported_mark(archive).exists():
+            return 0  # built, or found unusable on this runtime (said then)
+        print("Building the Spark server's class archive (once per Java runtime and "
+              "Spark install; a minute or two)...", flush=True)
         archive = build()
     except (subprocess.SubprocessError, OSError, RuntimeError, TicketInsightsError) as error:
         # an optimisation only: every server still starts without it, a few seconds slower
         print(f"note: no class archive for the Spark server ({error}); "
               f"see {ARCHIVE_DIR / 'build.log'}", file=sys.stderr)
         return 0
-    if time.monotonic() - began > 5:
+    if archive is not None:
         print(f"class archive for the Spark server: {archive} "
               f"(built in {time.monotonic() - began:.0f} s)")
     return 0
