@@ -62,6 +62,16 @@ def test_runs_on_large_inputs_go_without_it():
     assert class_archive.for_server(class_archive.ARCHIVE_BELOW_BYTES) == ()
 
 
+def test_servers_with_a_flight_recording_or_an_agent_go_without_it(monkeypatch):
+    """Java 17 crashes mapping archived classes once a class file load hook is
+    installed (a profiled run: make bench PROFILE=1)."""
+    monkeypatch.setattr(class_archive, "java_options", lambda home: ("-XX:SharedArchiveFile=x.jsa",))
+    assert class_archive.for_server(0, ("-XX:+UseParallelGC",)) == ("-XX:SharedArchiveFile=x.jsa",)
+    for option in ("-XX:StartFlightRecording=filename=s.jfr,settings=profile",
+                   "-javaagent:/opt/agent.jar", "-agentlib:jdwp=transport=dt_socket"):
+        assert class_archive.for_server(0, ("-Xss4m", option)) == ()
+
+
 def _in_own_process(script: str) -> list[str]:
     """The words ``script`` prints, run in a Python of its own: a server started
     from this process would be forked from its live gRPC client, which can

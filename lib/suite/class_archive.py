@@ -39,6 +39,12 @@ DUMP_TIMEOUT = 600.0
 # 10M orders: 4,183 MB against 3,951 MB) and saves only its start-up seconds,
 # which a run on that much input does not notice; such runs go without it.
 ARCHIVE_BELOW_BYTES = 256 * 1024 * 1024
+# JVM options that install a class file load hook (a flight recording, an
+# agent). With one, Java 17.0.15 crashes while mapping archived classes
+# (SIGSEGV in KlassFactory::check_shared_class_file_load_hook, seen on a
+# profiled run), so a server given one goes without the archive.
+LOAD_HOOK_OPTIONS = ("-XX:StartFlightRecording", "-XX:+FlightRecorder", "-agentlib:",
+                     "-agentpath:", "-javaagent:")
 
 
 class ArchiveUnsupported(RuntimeError):
@@ -74,10 +80,12 @@ def java_options(java_home: Path, folder: Path = ARCHIVE_DIR) -> tuple[str, ...]
     return (f"-XX:SharedArchiveFile={archive}",) if archive.is_file() else ()
 
 
-def for_server(input_bytes: int = 0) -> tuple[str, ...]:
+def for_server(input_bytes: int = 0, other_options: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The archive's option for a server whose batch reads ``input_bytes`` (0:
-    any server, e.g. Lab's): none from :data:`ARCHIVE_BELOW_BYTES` up."""
-    if input_bytes >= ARCHIVE_BELOW_BYTES:
+    any server, e.g. Lab's) and that also gets ``other_options``: none from
+    :data:`ARCHIVE_BELOW_BYTES` up, nor next to a :data:`LOAD_HOOK_OPTIONS`."""
+    if input_bytes >= ARCHIVE_BELOW_BYTES or any(
+            option.startswith(LOAD_HOOK_OPTIONS) for option in other_options):
         return ()
     return java_options(find_java_home())
 
