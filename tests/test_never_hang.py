@@ -219,3 +219,28 @@ def test_a_lock_wait_with_a_timeout_ends_with_the_holder_named(tmp_path):
         assert busy.value.owner == str(os.getpid())
     with file_lock(lock, timeout=0.5):  # free again: taken at once
         pass
+
+
+def test_ctrl_c_waits_only_for_the_notebooks_that_started():
+    """On Ctrl-C the runner cancels the queued notebooks and waits for the
+    running ones. A future cancelled by the pool's shutdown never counts as
+    done for ``cf.wait``, so waiting on every future sat out the whole
+    30 s timeout after the last notebook had stopped."""
+    import concurrent.futures as cf
+
+    from lib.suite import kernels
+
+    began, release = threading.Event(), threading.Event()
+
+    def running_notebook():
+        began.set()
+        release.wait()
+
+    pool = cf.ThreadPoolExecutor(max_workers=1)
+    futures = [pool.submit(running_notebook), pool.submit(int), pool.submit(int)]
+    began.wait()
+    pool.shutdown(wait=False, cancel_futures=True)
+    assert kernels.started_only(futures) == futures[:1]
+    assert cf.wait(futures, timeout=0.1).not_done == set(futures)  # the trap
+    release.set()
+    assert not cf.wait(kernels.started_only(futures), timeout=60).not_done

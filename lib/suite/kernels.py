@@ -221,7 +221,7 @@ def run_batch(groups: list[list[Path]], jobs: int, run_one: Callable[[Path], Res
         print("\nInterrupted: stopping the running notebooks...", flush=True)
         pool.shutdown(wait=False, cancel_futures=True)
         kill_kernels()
-        cf.wait(futures, timeout=30)
+        cf.wait(started_only(futures), timeout=30)
     finally:
         pool.shutdown(wait=not interrupted and not any(f.running() for f in futures))
     for future in futures:
@@ -241,12 +241,19 @@ def run_batch(groups: list[list[Path]], jobs: int, run_one: Callable[[Path], Res
     return [results[nb.stem] for nb in notebooks], interrupted
 
 
+def started_only(futures) -> list[cf.Future]:
+    """The futures a pool started: those it cancelled on shutdown
+    (``cancel_futures=True``) never count as done for :func:`cf.wait`, which
+    would sit out its whole timeout on them."""
+    return [future for future in futures if not future.cancelled()]
+
+
 def _halt_batch(pending: dict[cf.Future, str], halt: Halt) -> set[str]:
     """Cancel the notebooks not started; wait for those running (at most
     :data:`HALT_WAIT` s when their Spark is gone, as they are being killed).
     Returns the names of those still running then."""
     for future in pending:
         future.cancel()
-    running = {f: name for f, name in pending.items() if not f.cancelled()}
+    running = {f: pending[f] for f in started_only(pending)}
     cf.wait(running, timeout=HALT_WAIT if halt.kill_running else None)
     return {name for f, name in running.items() if not f.done()}
