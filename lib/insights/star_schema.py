@@ -167,7 +167,10 @@ def key_violations(check: KeyCheck, tables: dict[str, DataFrame]) -> DataFrame:
     if check.kind is KeyRule.UNIQUE:  # count(DISTINCT ...) skips nulls
         return keys.agg((F.count(F.lit(1)) - F.count_distinct(*map(F.col, check.columns)))
                         .alias("violations"))
-    parent = tables[check.parent].select(*check.columns)
+    # the parent's distinct keys: a fact as parent (every event is found in
+    # the fact) would otherwise be shuffled whole, one row per order, for a
+    # few hundred keys (10M orders: 6.0 -> 1.1 s)
+    parent = tables[check.parent].select(*check.columns).distinct()
     return keys.join(parent, on=list(check.columns), how="left_anti").agg(
         F.count(F.lit(1)).alias("violations"))
 
