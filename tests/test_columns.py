@@ -160,3 +160,27 @@ def test_year_zero_is_not_a_date(spark):
     assert _apply(spark, C.parse_event_date, ["0000-01-01", "01/01/0000", "0001-01-01"]) == [
         None, None, d("0001-01-01")
     ]
+
+
+def test_date_time_sort_key_sorts_as_the_date_then_the_time(spark):
+    """Sorted by the key and then by the columns, rows come out exactly as
+    sorted by the columns alone: the extremes of four-digit years, a day's
+    first and last second, a null time (first within its date), a null date
+    (first of all) and times one microsecond apart (a tie on the key)."""
+    rows = [
+        ("9999-12-31", "9999-12-31 23:59:59"), ("9999-12-31", "0000-01-01 00:00:00"),
+        ("0001-01-01", "9999-12-31 23:59:59"), ("0001-01-01", "0000-01-01 00:00:00"),
+        ("2024-02-29", "2024-02-29 23:59:59"), ("2024-02-29", "2024-02-29 00:00:00"),
+        ("2024-03-01", "1969-12-31 23:59:59"), ("2024-03-01", "1970-01-01 00:00:00"),
+        ("2024-03-01", None), (None, "2024-03-01 12:00:00"), (None, None),
+        ("2024-03-01", "2024-03-01 12:00:00.000001"), ("2024-03-01", "2024-03-01 12:00:00"),
+    ]
+    df = spark.createDataFrame(list(enumerate(rows)), "n int, v struct<day string, at string>").select(
+        "n", F.to_date("v.day").alias("day"), F.to_timestamp("v.at").alias("at"))
+    by_columns = [row.n for row in df.orderBy("day", "at").select("n").collect()]
+    by_key = [row.n for row in df.orderBy(C.date_time_sort_key(F.col("day"), F.col("at")),
+                                          "day", "at").select("n").collect()]
+    assert by_key == by_columns
+    assert by_key[:2] == [10, 9]  # a null date first, its null time before its time
+    keys = df.select("day", C.date_time_sort_key(F.col("day"), F.col("at")).alias("k"))
+    assert keys.where("k < 0 OR k IS NULL AND day IS NOT NULL").count() == 0  # no overflow
