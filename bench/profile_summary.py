@@ -27,13 +27,14 @@ import psutil
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-# JVM thread name (prefix) -> what its CPU time is
+# JVM thread name (prefix) -> what its CPU time is. Linux keeps 15 characters
+# of a thread's name (/proc/<pid>/task/<tid>/stat), so no prefix is longer.
 JVM_THREADS = (
     ("C2 CompilerThre", "JIT compilation (C2)"),
     ("C1 CompilerThre", "JIT compilation (C1)"),
     ("GC Thread", "GC"), ("G1 ", "GC"), ("VM Thread", "GC and safepoints (VM Thread)"),
-    ("Executor task launch", "Spark tasks (executor threads)"),
-    ("grpc", "gRPC threads"), ("SparkConnectExecuteThread", "Connect query threads (driver side)"),
+    ("Executor task l", "Spark tasks (executor threads)"),
+    ("grpc", "gRPC threads"), ("SparkConnectExe", "Connect query threads (driver side)"),
     ("main", "JVM start-up (main thread)"),
 )
 
