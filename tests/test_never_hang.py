@@ -6,6 +6,7 @@ fails with its cell named while the others go on."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ import pytest
 from processes import alive, cmdline, tree, wait_gone
 from suite_runner import Runner, run_suite, suite_env
 
-from lib.suite import connect_server
+from lib.suite import connect_server, kernels
 from lib.suite.connect_server import ConnectServer, ConnectServerError, start_server
 
 SILENT_LISTENER = """import socket, sys, time
@@ -226,10 +227,6 @@ def test_ctrl_c_waits_only_for_the_notebooks_that_started():
     running ones. A future cancelled by the pool's shutdown never counts as
     done for ``cf.wait``, so waiting on every future sat out the whole
     30 s timeout after the last notebook had stopped."""
-    import concurrent.futures as cf
-
-    from lib.suite import kernels
-
     began, release = threading.Event(), threading.Event()
 
     def running_notebook():

@@ -82,7 +82,8 @@ def tickets_denormalized(
 
 def in_denormalized_order(rows: DataFrame) -> DataFrame:
     """08's rows by event date, purchase time, order id (docs/contract.md
-    §5.3), sorted first on one key for both dates (:func:`C.date_time_sort_key`)."""
+    §5.3), sorted first on one key for the event date and the purchase second
+    (:func:`C.date_time_sort_key`)."""
     key = C.date_time_sort_key(F.col("event_date"), F.col("purchase_ts"))
     return rows.orderBy(key, *DENORMALIZED_ORDER)
 
