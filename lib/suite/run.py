@@ -265,9 +265,8 @@ def _run_locked(batch: Batch, args: argparse.Namespace, user_cwd: Path) -> int:
                                  reuse=not args.no_shared_session).start()
             log = params.output_dir / "logs" / "connect-server.log"
             input_bytes = sum(version[0] for version in batch.pin["inputs"].values())
-            java_options = (*server_java_options(input_bytes),
-                            *class_archive.for_server(input_bytes, tuple(args.server_java_options)),
-                            *args.server_java_options)
+            java_options = (*server_java_options(input_bytes), *args.server_java_options)
+            java_options = (*class_archive.for_server(input_bytes, java_options), *java_options)
             chosen = _shared_server(args, java_options)
             if chosen is not None:
                 spark_mode, server, remote = chosen.description, chosen.lease, chosen.lease.url
