@@ -114,8 +114,8 @@ def _build(spark: SparkSession, params: Params, target: Path) -> None:
     """customers, then tickets by row (one scan of the text; a line kept only
     on rejected rows), then the small list of repeated order ids found in the
     written parquet, with their lines read again from the text; last the
-    clean orders on their own, so each insight reads them without applying
-    the rules again."""
+    clean orders on their own, in customer order, so each insight reads them
+    without applying the rules again."""
     customers_path = str(target / "customers")
     raw_customers = read_raw_customers(spark, params.customers_path)
     cleaning.classify_customers(raw_customers).write.parquet(customers_path)
@@ -132,8 +132,8 @@ def _build(spark: SparkSession, params: Params, target: Path) -> None:
     repeated = spark.read.parquet(str(target / _REPEATED_ROWS))
     cleaning.repeated_order_lines(repeated, lines).write.parquet(str(target / "repeated_orders"))
     shutil.rmtree(target / _REPEATED_ROWS)
-    _classified_tickets(spark, target).transform(cleaning.clean_rows, TICKET_COLUMNS).write.parquet(
-        str(target / CLEAN_TICKETS))
+    _classified_tickets(spark, target).transform(cleaning.clean_rows, TICKET_COLUMNS).transform(
+        cleaning.in_customer_purchase_order).write.parquet(str(target / CLEAN_TICKETS))
     # one staged row per raw record: counted from the parquet footers, not by reading again
     counts = {"customers": spark.read.parquet(customers_path).count(), "tickets": by_row.count()}
     (target / RAW_COUNTS).write_text(json.dumps(counts, sort_keys=True) + "\n")

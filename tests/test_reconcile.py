@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
+from lib.cleaning import CUSTOMER_PURCHASE_ORDER
 from lib.config import make_params
 from lib.insights.quality import reconciliation
 from lib.readers import read_raw_customers, read_raw_tickets
-from lib.staged import ensure_staged, load_staged
+from lib.staged import CLEAN_TICKETS, ensure_staged, load_staged
 from lib.suite.pinned import make_pinned_data
 
 TICKET_REASONS = {
@@ -61,6 +62,18 @@ def test_clean_keys_are_unique_and_resolve(generated):
     assert staged.customers.groupBy("customer_id").count().where("count > 1").isEmpty()
     orphans = staged.tickets.join(staged.customers, on="customer_id", how="left_anti")
     assert orphans.isEmpty()
+
+
+def test_clean_orders_are_stored_by_customer_in_purchase_order(generated):
+    """The layout the per-customer insights are fast on: the part files, in
+    their numbered order, hold each customer's orders together and in the order
+    they were placed."""
+    _, staged = generated
+    parts = sorted((staged.folder / CLEAN_TICKETS).glob("part-*.parquet"))
+    stored = pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True)
+    assert len(parts) > 1 and len(stored) == staged.tickets.count()
+    keys = stored[list(CUSTOMER_PURCHASE_ORDER)]
+    assert keys.equals(keys.sort_values(list(CUSTOMER_PURCHASE_ORDER), ignore_index=True))
 
 
 def test_staged_data_is_reused_until_an_input_changes(spark, generated):
