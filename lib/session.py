@@ -61,9 +61,11 @@ QUICK_JIT_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m"
 # 10k orders: -2.1 to -2.4 s a run, three pairs (bench/README.md). A -D system
 # property, so it reaches the server's SparkConf like the JVM options above.
 INTERPRETED_DRIVER_OPTIONS = ("-Dspark.sql.codegen.factoryMode=NO_CODEGEN",)
-# Below this the throughput collector beats G1 (10k and 1M orders measured;
-# larger inputs keep G1, unmeasured).
-PARALLEL_GC_BELOW_BYTES = 256 * 1024 * 1024
+# The throughput collector, at every input size: it beat G1 at 10k and 1M
+# orders, and at 10M it took no more CPU while the JVM's peak stayed some 600
+# MB lower (G1's remembered sets and marking data; bench/README.md, eleventh
+# session).
+SERVER_GC_OPTIONS = ("-XX:+UseParallelGC",)
 # From QUICK_JIT_BELOW_BYTES up to this, C2 compiling was about 30% of a run's
 # CPU, much of it Spark's generated classes (new for every query): with
 # thresholds four times higher only code that stays hot is compiled. 1M orders:
@@ -77,9 +79,8 @@ def server_java_options(input_bytes: int) -> tuple[str, ...]:
     """JVM options for a Spark Connect server whose batch reads ``input_bytes``."""
     quick = input_bytes < QUICK_JIT_BELOW_BYTES
     late = not quick and input_bytes < LATE_JIT_BELOW_BYTES
-    parallel = ("-XX:+UseParallelGC",) if input_bytes < PARALLEL_GC_BELOW_BYTES else ()
     return (*(QUICK_JIT_OPTIONS + INTERPRETED_DRIVER_OPTIONS if quick else ()),
-            *(LATE_JIT_OPTIONS if late else ()), *parallel)
+            *(LATE_JIT_OPTIONS if late else ()), *SERVER_GC_OPTIONS)
 
 
 LOCAL_SETTINGS = {

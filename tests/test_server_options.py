@@ -7,9 +7,10 @@ from lib.session import (
     JVM_OPTIONS,
     LATE_JIT_BELOW_BYTES,
     QUICK_JIT_BELOW_BYTES,
+    SERVER_GC_OPTIONS,
     server_java_options,
 )
-from lib.suite.connect_server import server_command
+from lib.suite.connect_server import server_command, server_environment
 
 
 def test_small_inputs_get_c1_with_the_full_code_cache():
@@ -24,7 +25,12 @@ def test_small_inputs_get_c1_with_the_full_code_cache():
 
 def test_large_inputs_keep_c2():
     assert not any("Tiered" in o for o in server_java_options(QUICK_JIT_BELOW_BYTES))
-    assert server_java_options(2 * 1024**3) == ()  # 10M orders: as the JVM chooses
+    assert server_java_options(2 * 1024**3) == SERVER_GC_OPTIONS  # 10M orders: JIT as the JVM chooses
+
+
+def test_every_size_gets_the_throughput_collector():
+    for size in (0, QUICK_JIT_BELOW_BYTES, LATE_JIT_BELOW_BYTES, 2 * 1024**3):
+        assert server_java_options(size)[-1:] == ("-XX:+UseParallelGC",)
 
 
 def test_only_middling_inputs_get_late_c2_compiles():
@@ -41,3 +47,10 @@ def test_extra_options_follow_the_projects_own():
     driver = next(c for c in conf if c.startswith("spark.driver.extraJavaOptions="))
     assert driver == ("spark.driver.extraJavaOptions=" + JVM_OPTIONS
                       + " -XX:+UseParallelGC -XX:StartFlightRecording=x")
+
+
+def test_the_server_gets_two_malloc_arenas_unless_the_user_chose(monkeypatch):
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert server_environment("token")["MALLOC_ARENA_MAX"] == "2"
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert server_environment("token")["MALLOC_ARENA_MAX"] == "8"
