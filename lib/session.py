@@ -62,9 +62,8 @@ QUICK_JIT_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m"
 # property, so it reaches the server's SparkConf like the JVM options above.
 INTERPRETED_DRIVER_OPTIONS = ("-Dspark.sql.codegen.factoryMode=NO_CODEGEN",)
 # The throughput collector, at every input size: it beat G1 at 10k and 1M
-# orders, and at 10M it took no more CPU while the JVM's peak stayed some 600
-# MB lower (G1's remembered sets and marking data; bench/README.md, eleventh
-# session).
+# orders, and at 10M it took no more CPU while the JVM's peak was about 550 MB
+# lower (no remembered sets; two runs each, bench/README.md, eleventh session).
 SERVER_GC_OPTIONS = ("-XX:+UseParallelGC",)
 # From QUICK_JIT_BELOW_BYTES up to this, C2 compiling was about 30% of a run's
 # CPU, much of it Spark's generated classes (new for every query): with
