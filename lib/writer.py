@@ -4,17 +4,20 @@ Spark writes the sorted partitions in parallel into a hidden scratch folder
 next to the target; the part files are joined behind one header into a hidden
 file that is renamed over the target (same file system, so the rename is
 atomic): a crash leaves the old file or the new one, never half. Rows never
-pass through the driver's memory.
+pass through the driver's memory, nor through Python: Spark counts them as it
+writes them, and the kernel copies the part files (``sendfile``).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import uuid
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -22,6 +25,9 @@ from lib import columns as C
 from lib.fileio import replacing, scratch_path
 
 _COPY_BUFFER = 16 * 1024 * 1024
+_SENDFILE_CHUNK = 1 << 30
+# Where the kernel cannot copy file to file (sendfile), the parts go through a buffer.
+_NO_SENDFILE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK)
 CSV_OPTIONS = {
     "header": "true",
     "sep": ",",
@@ -75,43 +81,41 @@ def write_csv(df: DataFrame, path: str | os.PathLike) -> Written:
     """Write ``df`` (already in the contract's row order) to ``path`` as one CSV.
 
     Spark writes the sorted partitions in parallel as headerless part files
-    (numbered in partition order); they are then concatenated behind one
-    header into a hidden file next to the target, which is renamed over it.
-    The rows are counted while they are copied, so no Spark job counts them.
+    (numbered in partition order), counting the rows as they pass (an
+    observation on the write: no second job, and a quoted line break is still
+    one row); the parts are then joined behind one header into a hidden file
+    next to the target, which is renamed over it.
     """
     target = Path(path)
     scratch = scratch_path(target)
     formatted = format_for_csv(df)
-    rows = 0
+    counted = Observation(f"written-rows-{uuid.uuid4().hex}")
     try:
-        formatted.write.options(**{**CSV_OPTIONS, "header": "false"}).csv(str(scratch))
+        (formatted.observe(counted, F.count(F.lit(1)).alias("rows"))
+         .write.options(**{**CSV_OPTIONS, "header": "false"}).csv(str(scratch)))
         with replacing(target) as joined, joined.open("wb") as out:
             out.write((",".join(_header_field(c) for c in formatted.columns) + "\n").encode())
             for part in sorted(scratch.glob("part-*")):
-                rows += copy_counting_rows(part, out)
+                append_file(part, out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return Written(target, rows)
+    return Written(target, int(counted.get["rows"]))
 
 
-def copy_counting_rows(part: Path, out: BinaryIO) -> int:
-    """Append ``part`` to ``out``; return its records.
-
-    A record ends at a newline outside quotes. Spark doubles a quote inside a
-    quoted field, so every quote toggles between outside and inside: split on
-    the quotes, the pieces alternate, and the newlines of the outside pieces
-    end records. Chunks without quotes are counted with one ``count``. (Line by
-    line on the quotes' parity took about 1 s per million rows once one row in
-    ten holds a quote; parsing with the csv module about 3 s.)
-    """
-    records, inside = 0, False
-    with part.open("rb") as chunks:
-        while chunk := chunks.read(_COPY_BUFFER):
-            out.write(chunk)
-            pieces = chunk.split(b'"')
-            records += sum(piece.count(b"\n") for piece in pieces[inside::2])
-            inside ^= len(pieces) % 2 == 0  # an odd number of quotes in the chunk
-    return records
+def append_file(part: Path, out: BinaryIO) -> None:
+    """Append the file ``part`` to ``out``, copied by the kernel (``sendfile``)
+    where it can: joining 08's 10M rows (1.9 GB) took 7.5 CPU s through Python
+    and takes 0.7 s this way."""
+    out.flush()  # what ``out`` buffered goes first
+    with part.open("rb") as source:
+        sent = 0
+        try:
+            while copied := os.sendfile(out.fileno(), source.fileno(), sent, _SENDFILE_CHUNK):
+                sent += copied
+        except OSError as error:
+            if sent or error.errno not in _NO_SENDFILE:
+                raise
+            shutil.copyfileobj(source, out, _COPY_BUFFER)
 
 
 def _header_field(name: str) -> str:

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -121,19 +122,42 @@ def test_any_text_round_trips_through_csv(spark, tmp_path_factory, values):
     assert got == [_expected(v) for v in values]
 
 
-def test_records_are_counted_across_chunk_boundaries(tmp_path, monkeypatch):
-    """The row count the writer reports (no Spark job counts rows) equals what a
-    CSV parser reads, wherever a chunk ends: inside quotes, on a doubled quote,
-    between a record and its newline."""
-    import lib.writer as writer
+def test_parts_are_appended_after_what_is_buffered(tmp_path):
+    """The parts follow the header still in ``out``'s buffer, whole and in order."""
+    from lib.writer import append_file
 
-    text = ('a,"b\nc",d\n"x ""q"" y",2\n"",""\nplain,row\n"multi\n\nline ""\n"" end",z\n'
-            '"",""""\nlast,row\n')
+    parts = [tmp_path / "part-00000", tmp_path / "part-00001", tmp_path / "part-00002"]
+    for part, text in zip(parts, ['a,"b\nc"\n', "", "x" * 70_000 + "\n"], strict=True):
+        part.write_bytes(text.encode())
+    joined = tmp_path / "joined.csv"
+    with joined.open("wb") as out:
+        out.write(b"h1,h2\n")
+        for part in parts:
+            append_file(part, out)
+    assert joined.read_bytes() == b"h1,h2\n" + b"".join(p.read_bytes() for p in parts)
+
+
+def test_parts_are_copied_through_a_buffer_where_the_kernel_cannot(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from lib.writer import append_file
+
     part = tmp_path / "part-00000"
-    part.write_bytes(text.encode())
-    expected = len(list(csv.reader(io.StringIO(text, newline=""))))
-    for size in range(1, len(text) + 2):
-        monkeypatch.setattr(writer, "_COPY_BUFFER", size)
-        out = io.BytesIO()
-        assert writer.copy_counting_rows(part, out) == expected, size
-        assert out.getvalue() == text.encode()
+    part.write_bytes(b"1,2\n3,4\n")
+
+    def refused(*_):
+        raise OSError(errno.EINVAL, "sendfile: not for these files")
+
+    monkeypatch.setattr(os, "sendfile", refused)
+    with (tmp_path / "joined.csv").open("wb") as out:
+        out.write(b"a,b\n")
+        append_file(part, out)
+    assert (tmp_path / "joined.csv").read_bytes() == b"a,b\n1,2\n3,4\n"
+
+    def failed(*_):
+        raise OSError(errno.EIO, "input/output error")
+
+    monkeypatch.setattr(os, "sendfile", failed)
+    with (tmp_path / "other.csv").open("wb") as out, pytest.raises(OSError, match="input/output"):
+        append_file(part, out)
