@@ -104,8 +104,8 @@ def write_csv(df: DataFrame, path: str | os.PathLike) -> Written:
 
 def append_file(part: Path, out: BinaryIO) -> None:
     """Append the file ``part`` to ``out``, copied by the kernel (``sendfile``)
-    where it can: joining 08's 10M rows (1.9 GB) took 7.5 CPU s through Python
-    and takes 0.7 s this way."""
+    where it can: 08's 1.9 GB at 10M orders takes 0.7 CPU s this way, where
+    copying and counting it in Python took 4-8 s."""
     out.flush()  # what ``out`` buffered goes first
     with part.open("rb") as source:
         sent = 0
