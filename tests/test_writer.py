@@ -122,6 +122,18 @@ def test_any_text_round_trips_through_csv(spark, tmp_path_factory, values):
     assert got == [_expected(v) for v in values]
 
 
+def test_the_row_count_is_the_records_a_csv_parser_reads(spark, tmp_path):
+    """Spark's count of the rows written equals the records in the file, with
+    quoted line breaks, doubled quotes and empty quoted fields across parts."""
+    values = ["b\nc", 'x "q" y', "", "plain", 'multi\n\nline "\n" end', '"', "last"]
+    df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i int, v string")
+    path, rows = write_csv(df.repartition(3).orderBy("i"), tmp_path / "q.csv")
+    with open(path, newline="", encoding="utf-8") as handle:
+        records = list(csv.reader(handle))[1:]
+    assert rows == len(records) == len(values)
+    assert [r[1] for r in records] == values
+
+
 def test_parts_are_appended_after_what_is_buffered(tmp_path):
     """The parts follow the header still in ``out``'s buffer, whole and in order."""
     from lib.writer import append_file
