@@ -8,6 +8,7 @@ cannot take them; ``python -m lib.compare``."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from lib.manifest import file_state, manifest_path, write_manifest
 from lib.suite.changes import compare, stale_export
 from lib.suite.models import Result, Status
 from lib.suite.review import DRIFT_EXIT, review_run
-from lib.suite.run_record import RunFacts, keep_record, load_record
+from lib.suite.run_record import RunFacts, keep_record, load_record, output_fingerprints
 
 SCHEMA = json.loads((PROJECT_ROOT / "docs" / "run_results.schema.json").read_text())
 STARTED = dt.datetime(2026, 12, 6, 6, 0, 0, 123456, tzinfo=dt.UTC)
@@ -105,8 +106,6 @@ def test_a_record_from_an_output_folder_validates_and_counts_by_hand(folder):
     assert tickets["formats"]["event_date"] == {"dd-MMM-yyyy": 50.0, "yyyy-MM-dd": 50.0}
     assert tickets["formats"]["quantity"] == {"integer": 50.0, "other": 50.0}
     assert record["inputs"]["customers"]["header"] == ["CustomerIdentity", "Email"]
-    import hashlib
-
     dq = next(o for nb in record["notebooks"] for o in nb["outputs"]
               if o["path"] == "data_quality.csv")
     assert dq["sha256"] == hashlib.sha256(OUTPUTS["data_quality.csv"].encode()).hexdigest()
@@ -132,6 +131,26 @@ def test_an_unchanged_output_keeps_its_hash_and_a_rerun_shows_no_changes(folder)
     assert {o["sha256"] for nb in third.record["notebooks"] for o in nb["outputs"]} == {"0" * 64}
     assert {v["sha256"] for v in third.record["inputs"].values()} == {"1" * 64}
 
+
+
+def test_hashes_taken_as_notebooks_finished_are_kept_unless_the_file_changed_since(folder):
+    """The runner hashes a notebook's outputs as it finishes; the record keeps
+    those hashes (proved by planting wrong ones) and hashes again only a file
+    written after them."""
+    out = folder.output_dir
+    taken = {name: output_fingerprints(out, name) for name in NOTEBOOK_OUTPUTS}
+    assert taken["01_events"]["01_events.csv"]["sha256"] == hashlib.sha256(
+        OUTPUTS["01_events.csv"].encode()).hexdigest()
+    planted = {name: {path: dict(entry, sha256="2" * 64) for path, entry in found.items()}
+               for name, found in taken.items()}
+    rewritten = out / "10_net_sales_by_season.csv"
+    rewritten.write_text(OUTPUTS["10_net_sales_by_season.csv"] + "2025/26,1,1,1.00,35.00,-97.14\n",
+                         encoding="utf-8")
+    results = [Result(name, Status.OK, 1.5, fingerprints=planted[name]) for name in NOTEBOOK_OUTPUTS]
+    record = review_run(folder, results, RunFacts(STARTED, "local", 2, "", False, "abc")).record
+    hashes = {o["path"]: o["sha256"] for nb in record["notebooks"] for o in nb["outputs"]}
+    assert hashes.pop("10_net_sales_by_season.csv") == hashlib.sha256(rewritten.read_bytes()).hexdigest()
+    assert set(hashes.values()) == {"2" * 64}
 
 def _record(rate=1.0, seasons=None, events=None, formats=None, header=None, rows=10,
             status=None):

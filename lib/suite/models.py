@@ -34,6 +34,9 @@ class Result:
     outputs: list[str] = field(default_factory=list)
     executed: str = ""  # path of the executed notebook, as shown to the user
     error: str = ""  # failing cell and the error's first lines
+    # output path -> its file fingerprint (size, time, SHA-256), taken as the
+    # notebook finished (lib.suite.run_record.output_fingerprints)
+    fingerprints: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)  # a bad status fails here, not in the report

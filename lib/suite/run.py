@@ -37,7 +37,7 @@ from lib.suite.options import timeout as notebook_timeout
 from lib.suite.processes import without_spark
 from lib.suite.progress import Progress, summary_table
 from lib.suite.review import read_compare_to, review_or_warn
-from lib.suite.run_record import RunFacts
+from lib.suite.run_record import RunFacts, output_fingerprints
 from lib.suite.share import share_key_file
 from lib.suite.watch import Halt, ServerWatch, disk_full, named_failure
 
@@ -77,6 +77,7 @@ def _run_one(notebook: Path, batch: Batch, progress: Progress, kernels: KernelPo
         batch.halt.after(result.error, batch.params.output_dir)
     elif result.status == Status.OK:
         _render_page(executed)
+        result.fingerprints = output_fingerprints(batch.params.output_dir, notebook.stem)
     return result
 
 

@@ -128,9 +128,27 @@ def _previous_outputs(previous: dict | None) -> dict[str, dict]:
             for o in nb.get("outputs", [])}
 
 
+def output_fingerprints(output_dir: Path, notebook: str) -> dict[str, dict]:
+    """Each file the notebook's manifest lists -> its :func:`file_fingerprint`.
+    The runner takes them as each notebook finishes, while others still run,
+    so the record hashes nothing once the last one is done (10M orders: 8 GB
+    of CSVs, 6 s). A file gone or unreadable is left to the record."""
+    found = {}
+    for output in (read_manifest(manifest_path(output_dir, notebook)) or {}).get("outputs", []):
+        path = output_dir / output["path"]
+        try:
+            if path.is_file():
+                found[output["path"]] = file_fingerprint(path)
+        except OSError:
+            continue
+    return found
+
+
 def notebook_entries(params: Params, results: list, previous: dict | None) -> list[dict]:
     """Per notebook: status, seconds, error, and each output with its rows,
-    size and SHA-256 (an output unchanged since the previous record keeps its hash)."""
+    size and SHA-256. A hash already known for the file as it is now is not
+    taken again: the one the runner took when the notebook finished
+    (``Result.fingerprints``), or the previous record's."""
     known = _previous_outputs(previous)
     entries = []
     for result in results:
@@ -140,7 +158,8 @@ def notebook_entries(params: Params, results: list, previous: dict | None) -> li
             path = params.output_dir / output["path"]
             entry = {"path": output["path"], "kind": output["kind"], "rows": output.get("rows")}
             if path.is_file():
-                entry.update(file_fingerprint(path, known.get(output["path"])))
+                taken = result.fingerprints.get(output["path"]) or known.get(output["path"])
+                entry.update(file_fingerprint(path, taken))
                 entry["path"] = output["path"]
             outputs.append(entry)
         entries.append({"name": result.name, "status": result.status,
