@@ -39,6 +39,13 @@ EVENT_DATES = [
         ("12-Aug-23", None),
         ("2023/08/12", None),  # not one of the four formats
         ("12-Agu-2023", None),
+        ("31-Apr-2023", None),
+        ("00/08/2023", None),
+        ("31-Dec-9999", d("9999-12-31")),
+        *[(f"01-{name}-2023", d(f"2023-{month:02d}-01")) for month, name in enumerate(
+            ("jan", "FEB", "Mar", "aPr", "MAY", "Jun", "jUL", "aug", "SEP", "Oct", "nOV", "DEC"),
+            start=1)],
+        ("01-Sept-2023", None),
         ("TBC", None),
         ("", None),
         (None, None),
@@ -54,6 +61,41 @@ def test_parse_timestamp(spark):
               "2023-08-01 10:00", "2023-08-01T10:00:00", "2023-02-29 10:00:00", "yesterday"]
     got = [None if v is None else str(v) for v in _apply(spark, C.parse_timestamp, values)]
     assert got == ["2023-08-01 10:00:00", "2023-08-01 23:59:59", None, None, None, None, None]
+
+
+def test_dates_and_times_parse_as_spark_parses_their_patterns(spark):
+    """The helpers rearrange a date of a known shape as yyyy-MM-dd and cast it
+    (and cast a timestamp) rather than run java.time's formatter; they must
+    give exactly what Spark's own pattern parser gives, over a grid of real
+    and impossible days, months (names in any case, and not months), years
+    (0000, leap and not) and times."""
+    import itertools
+
+    years, days = ("0000", "0001", "1900", "2000", "2023", "2024", "9999"), \
+        [f"{day:02d}" for day in (0, 1, 28, 29, 30, 31, 32)]
+    months = [f"{month:02d}" for month in (0, 1, 2, 4, 12, 13)]
+    names = ("Jan", "feb", "APR", "dEc", "Sep", "Xyz", "Mai")
+    dates = {value for y, day in itertools.product(years, days) for value in (
+        *[f"{y}-{m}-{day}" for m in months], *[f"{day}/{m}/{y}" for m in months],
+        *[f"{day}-{n}-{y}" for n in names], *[f"{n}-{day}-{y}" for n in names])}
+    times = {f"{y}-{m}-{day} {hms}" for y, m, day, hms in itertools.product(
+        years, ("01", "02", "13"), ("00", "29", "31"),
+        ("00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60"))}
+    by_pattern = None
+    for shape, pattern in C.EVENT_DATE_FORMATS:
+        by_pattern = (F if by_pattern is None else by_pattern).when(
+            F.col("v").rlike(shape), F.try_to_date(F.col("v"), pattern))
+    expected_date = F.when(F.year(by_pattern) >= 1, by_pattern)
+    expected_time = F.when(F.col("v").rlike(C.TIMESTAMP_RE),
+                           F.try_to_timestamp(F.col("v"), F.lit(C.TIMESTAMP_FORMAT)))
+    for values, helper, expected in ((dates, C.parse_event_date, expected_date),
+                                     (times, C.parse_timestamp, expected_time)):
+        df = spark.createDataFrame([(v,) for v in sorted(values)], "v string")
+        got = df.select(helper(F.col("v")).eqNullSafe(expected).alias("same"),
+                        expected.isNotNull().alias("valid")).groupBy("same", "valid").count()
+        counts = {(row["same"], row["valid"]): row["count"] for row in got.collect()}
+        assert not any(same is False for same, _ in counts), counts
+        assert counts[(True, True)] > 30 and counts[(True, False)] > 30  # real and impossible
 
 
 def test_parse_positive_id(spark):
