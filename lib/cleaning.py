@@ -14,7 +14,7 @@ from lib import columns as C
 from lib.readers import (
     decoded,
     has_invalid_utf8,
-    is_malformed_line,
+    split_ticket_lines,
     ticket_fields,
 )
 from lib.schema import TICKET_COLUMNS
@@ -70,19 +70,10 @@ def classify_customers(raw: DataFrame) -> DataFrame:
 
 
 def _parsed_ticket_fields(lines: DataFrame) -> DataFrame:
-    """Lines as read -> the line decoded (U+FFFD for bytes that are not
-    UTF-8), ``_malformed`` (wrong field count or such bytes) and typed fields."""
+    """Lines as read -> the line decoded, ``_malformed`` and typed fields
+    (:func:`lib.readers.split_ticket_lines`, then each field parsed)."""
     trimmed = {name: F.trim(F.col(name)) for name in TICKET_COLUMNS}
-    return lines.select(
-        "_row_seq",
-        decoded(F.col("raw_line")).alias("raw_line"),
-        is_malformed_line(F.col("raw_line")).alias("_malformed"),
-    ).select(
-        "_row_seq",
-        "raw_line",
-        "_malformed",
-        *ticket_fields(F.col("raw_line")),
-    ).select(
+    return lines.transform(split_ticket_lines).select(
         "_row_seq",
         "raw_line",
         "_malformed",

@@ -65,10 +65,13 @@ def read_ticket_lines(spark: SparkSession, path: Path) -> DataFrame:
     )
 
 
-def ticket_fields(line: Column) -> list[Column]:
-    """The eight fields of a line as text exactly as read, split on '|' left
-    to right; missing fields are null and extra ones stay joined in net_sales."""
-    fields = F.split(line, r"\|", -1)
+def _split_fields(line: Column) -> Column:
+    return F.split(line, r"\|", -1)
+
+
+def _fields_of(fields: Column) -> list[Column]:
+    """The eight fields from a line split on '|' (:func:`_split_fields`):
+    missing fields are null and extra ones stay joined in net_sales."""
     field_count = F.size(fields)
     tail = F.array_join(F.slice(fields, 8, F.greatest(field_count - 7, F.lit(1))), "|")
     return [
@@ -77,19 +80,37 @@ def ticket_fields(line: Column) -> list[Column]:
     ]
 
 
-def is_malformed_line(raw_line: Column) -> Column:
-    """Wrong number of fields, or bytes that are not UTF-8 (``raw_line`` as
-    read, before :func:`decoded`)."""
-    return has_invalid_utf8(raw_line) | (F.size(F.split(raw_line, r"\|", -1)) != len(TICKET_COLUMNS))
+def ticket_fields(line: Column) -> list[Column]:
+    """The eight fields of a line as text exactly as read, split on '|' left
+    to right; missing fields are null and extra ones stay joined in net_sales."""
+    return _fields_of(_split_fields(line))
+
+
+def split_ticket_lines(lines: DataFrame) -> DataFrame:
+    """Lines as read (:func:`read_ticket_lines`) -> ``_row_seq``, the line
+    decoded (U+FFFD for bytes that are not UTF-8), ``_malformed`` (wrong
+    number of fields, or such bytes) and the eight fields as text.
+
+    The line is split once, after decoding: U+FFFD stands in for bytes that
+    are never '|', so the decoded line has the raw line's fields, and a line
+    that was not UTF-8 is malformed whatever its fields."""
+    return lines.select(
+        "_row_seq",
+        decoded(F.col("raw_line")).alias("raw_line"),
+        has_invalid_utf8(F.col("raw_line")).alias("_invalid_utf8"),
+    ).select(
+        "_row_seq", "raw_line", "_invalid_utf8", _split_fields(F.col("raw_line")).alias("_fields"),
+    ).select(
+        "_row_seq",
+        "raw_line",
+        (F.col("_invalid_utf8") | (F.size("_fields") != len(TICKET_COLUMNS))).alias("_malformed"),
+        *_fields_of(F.col("_fields")),
+    )
 
 
 def read_raw_tickets(spark: SparkSession, path: Path) -> DataFrame:
     """Data lines with ``_malformed``, the line decoded and its eight fields."""
-    lines = read_ticket_lines(spark, path)
-    return lines.select(
-        "_row_seq", decoded(F.col("raw_line")).alias("raw_line"),
-        is_malformed_line(F.col("raw_line")).alias("_malformed"),
-    ).select("_row_seq", "raw_line", "_malformed", *ticket_fields(F.col("raw_line")))
+    return read_ticket_lines(spark, path).transform(split_ticket_lines)
 
 
 def read_raw_customers(spark: SparkSession, path: Path) -> DataFrame:
