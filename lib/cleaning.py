@@ -188,8 +188,10 @@ CUSTOMER_PURCHASE_ORDER = ("customer_id", "purchase_ts", "order_id")
 
 def in_customer_purchase_order(tickets: DataFrame) -> DataFrame:
     """The rows sorted by :data:`CUSTOMER_PURCHASE_ORDER` (a storage layout:
-    no insight relies on it for its result, only for its speed)."""
-    return tickets.orderBy(*CUSTOMER_PURCHASE_ORDER)
+    no insight relies on it for its result, only for its speed), first on one
+    key for the customer and the second (:func:`C.customer_time_sort_key`)."""
+    key = C.customer_time_sort_key(F.col("customer_id"), F.col("purchase_ts"))
+    return tickets.orderBy(key, *CUSTOMER_PURCHASE_ORDER)
 
 
 def rejected_tickets(classified: DataFrame) -> DataFrame:

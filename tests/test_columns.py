@@ -204,6 +204,30 @@ def test_year_zero_is_not_a_date(spark):
     ]
 
 
+def test_customer_time_sort_key_sorts_as_the_customer_then_the_time(spark):
+    """Sorted by the key and then by the columns, rows come out exactly as
+    sorted by the columns alone: the last id that fits the key and the first
+    that does not, the largest bigint, the extremes of four-digit years and
+    times one microsecond apart (a tie on the key)."""
+    last = (1 << 24) - 1
+    rows = [
+        (last + 1, "0000-01-01 00:00:00"), (last, "9999-12-31 23:59:59"),
+        (last, "0000-01-01 00:00:00"), ((1 << 63) - 1, "2024-01-01 00:00:00"),
+        (last + 1, "2024-01-01 00:00:00"), (1, "9999-12-31 23:59:59"), (1, "0000-01-01 00:00:00"),
+        (2, "1969-12-31 23:59:59"), (2, "1970-01-01 00:00:00"),
+        (2, "2024-03-01 12:00:00.000001"), (2, "2024-03-01 12:00:00"), (3, None),
+    ]
+    df = spark.createDataFrame(list(enumerate(rows)), "n int, v struct<id bigint, at string>").select(
+        "n", F.col("v.id").alias("id"), F.to_timestamp("v.at").alias("at"))
+    by_columns = [row.n for row in df.orderBy("id", "at").select("n").collect()]
+    by_key = [row.n for row in df.orderBy(C.customer_time_sort_key(F.col("id"), F.col("at")),
+                                          "id", "at").select("n").collect()]
+    assert by_key == by_columns
+    keys = df.where("at IS NOT NULL").select(
+        C.customer_time_sort_key(F.col("id"), F.col("at")).alias("k"))
+    assert keys.where("k < 0 OR k IS NULL").count() == 0  # no overflow
+
+
 def test_date_time_sort_key_sorts_as_the_date_then_the_time(spark):
     """Sorted by the key and then by the columns, rows come out exactly as
     sorted by the columns alone: the extremes of four-digit years, a day's
