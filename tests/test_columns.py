@@ -204,6 +204,12 @@ def test_year_zero_is_not_a_date(spark):
     ]
 
 
+def _orders(df, key, *columns):
+    """Row numbers ``n`` as sorted by ``columns``, and as sorted by ``key`` then ``columns``."""
+    return ([row.n for row in df.orderBy(*columns).select("n").collect()],
+            [row.n for row in df.orderBy(key, *columns).select("n").collect()])
+
+
 def test_customer_time_sort_key_sorts_as_the_customer_then_the_time(spark):
     """Sorted by the key and then by the columns, rows come out exactly as
     sorted by the columns alone: the last id that fits the key and the first
@@ -219,9 +225,7 @@ def test_customer_time_sort_key_sorts_as_the_customer_then_the_time(spark):
     ]
     df = spark.createDataFrame(list(enumerate(rows)), "n int, v struct<id bigint, at string>").select(
         "n", F.col("v.id").alias("id"), F.to_timestamp("v.at").alias("at"))
-    by_columns = [row.n for row in df.orderBy("id", "at").select("n").collect()]
-    by_key = [row.n for row in df.orderBy(C.customer_time_sort_key(F.col("id"), F.col("at")),
-                                          "id", "at").select("n").collect()]
+    by_columns, by_key = _orders(df, C.customer_time_sort_key(F.col("id"), F.col("at")), "id", "at")
     assert by_key == by_columns
     keys = df.where("at IS NOT NULL").select(
         C.customer_time_sort_key(F.col("id"), F.col("at")).alias("k"))
@@ -243,9 +247,7 @@ def test_date_time_sort_key_sorts_as_the_date_then_the_time(spark):
     ]
     df = spark.createDataFrame(list(enumerate(rows)), "n int, v struct<day string, at string>").select(
         "n", F.to_date("v.day").alias("day"), F.to_timestamp("v.at").alias("at"))
-    by_columns = [row.n for row in df.orderBy("day", "at").select("n").collect()]
-    by_key = [row.n for row in df.orderBy(C.date_time_sort_key(F.col("day"), F.col("at")),
-                                          "day", "at").select("n").collect()]
+    by_columns, by_key = _orders(df, C.date_time_sort_key(F.col("day"), F.col("at")), "day", "at")
     assert by_key == by_columns
     assert by_key[:2] == [10, 9]  # a null date first, its null time before its time
     keys = df.select("day", C.date_time_sort_key(F.col("day"), F.col("at")).alias("k"))
