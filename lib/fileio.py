@@ -53,6 +53,13 @@ def write_text(target: str | os.PathLike, text: str) -> Path:
     return Path(target)
 
 
+def write_bytes(target: str | os.PathLike, data: bytes) -> Path:
+    """Write a whole binary file atomically."""
+    with replacing(target) as scratch:
+        scratch.write_bytes(data)
+    return Path(target)
+
+
 def write_private_text(target: str | os.PathLike, text: str) -> Path:
     """:func:`write_text` for a file only its owner may read (it holds a secret)."""
     with replacing(target) as scratch:

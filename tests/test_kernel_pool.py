@@ -4,6 +4,7 @@ one is replaced; each notebook's log holds its own output only."""
 
 from __future__ import annotations
 
+import base64
 import os
 
 import pytest
@@ -26,7 +27,8 @@ def _run(pool: KernelPool, km, code: str) -> dict:
         finally:
             client.stop_channels()
         text = [o["data"]["text/plain"] for o in outputs if "data" in o]
-        return {**reply["content"], "text": text[-1] if text else None}
+        return {**reply["content"], "text": text[-1] if text else None,
+                "images": [o["data"]["image/png"] for o in outputs if "image/png" in o.get("data", {})]}
 
     return pool._call(execute())
 
@@ -70,6 +72,31 @@ def test_a_kernel_whose_notebook_succeeded_runs_the_next_one_reset(pool, tmp_pat
     assert "first notebook" in first_log and "second notebook" not in first_log
     assert "second notebook" in second_log and "first notebook" not in second_log
     assert not list((tmp_path / "logs").glob(".kernel-*"))  # the kernel's own log is gone
+
+
+CHART_CELL = """import matplotlib.pyplot as plt
+from lib.config import make_params
+from lib.manifest import Recorder, TrackedParams
+from lib.notebook import Context, save_chart
+
+params = TrackedParams(make_params("data", {output!r}, "2026-11-01", 8))
+ctx = Context(params=params, spark=None, staged=None, recorder=Recorder(None, params))
+fig, ax = plt.subplots()
+ax.bar([1, 2, 3], [3, 1, 2])
+save_chart(fig, ctx, "bars")
+plt.get_fignums()"""
+
+
+def test_a_chart_cell_shows_the_png_it_wrote_and_leaves_no_figure_to_draw_again(pool, tmp_path):
+    kernels = pool(total=1, ahead=1, reuse=True)
+    km = kernels.take(tmp_path / "logs" / "01.log")
+    (tmp_path / "out" / "charts").mkdir(parents=True)
+    reply = _run(kernels, km, CHART_CELL.format(output=str(tmp_path / "out")))
+    assert reply["status"] == "ok"
+    written = (tmp_path / "out" / "charts" / "bars.png").read_bytes()
+    assert reply["images"] == [base64.b64encode(written).decode()]  # shown once, as written
+    assert reply["text"] == "[]"  # closed: the inline backend has nothing to draw again
+    kernels.release(km, reuse=True)
 
 
 def test_a_kernel_whose_notebook_failed_is_replaced_by_a_new_one(pool, tmp_path):
