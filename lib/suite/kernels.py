@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -88,10 +89,11 @@ class Deadline:
 
 
 def load_notebook_tools() -> None:
-    """papermill (with nbformat and jsonschema, whose import builds a few dozen
-    grammars: about 3 CPU s) and the page exporter, loaded while the Spark
-    server starts; else the first notebooks wait for the import once the
-    server is ready. A failing import is reported where the tool is used."""
+    """papermill (with nbformat and jsonschema) and the page exporter, loaded
+    while the Spark server starts; else the first notebooks wait for the
+    import once the server is ready. A failing import is reported where the
+    tool is used."""
+    _skip_iri_grammars()
     try:
         import papermill  # noqa: F401
 
@@ -100,6 +102,16 @@ def load_notebook_tools() -> None:
         load_exporter()
     except Exception:  # noqa: BLE001 - the notebook's own import raises it again, named
         pass
+
+
+def _skip_iri_grammars() -> None:
+    """With rfc3987-syntax installed (JupyterLab's jupyter-events needs it),
+    jsonschema builds its Lark grammars for the ``iri`` formats on import: 1.0
+    of the 1.5 CPU s that loading the notebook tools takes, at the run's start
+    where the Spark server's JVM wants both cores. No notebook schema uses those
+    formats; with the module marked absent in this process, jsonschema leaves
+    them unchecked. A process that imported it already keeps it."""
+    sys.modules.setdefault("rfc3987_syntax", None)
 
 
 def run_notebook(notebook: Path, executed: Path, params: Params, progress: Progress,
