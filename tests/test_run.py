@@ -276,3 +276,17 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
     assert "1/4 done | running: 02 |" in text and "[######" in text
     assert "ok     01_events (2.0 s)" in text
     assert "\r\x1b[K" in text  # the bar is redrawn in place
+
+
+def test_the_two_longest_notebooks_start_first_below_256_mb_of_input():
+    from lib.suite.run import LONGEST_FIRST_BELOW_BYTES, start_order
+
+    notebooks = [nb for nb in sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+                 if not nb.name.startswith("00_")]
+    names = [nb.stem[:2] for nb in notebooks]
+    assert names == ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11"]
+    small = [nb.stem[:2] for nb in start_order(notebooks, 128 * 2**20)]
+    assert small == ["09", "08", "01", "02", "03", "04", "05", "06", "07", "10", "11"]
+    large = [nb.stem[:2] for nb in start_order(notebooks, LONGEST_FIRST_BELOW_BYTES)]
+    assert large == names
+    assert [nb.stem[:2] for nb in start_order(notebooks[:3], 0)] == ["01", "02", "03"]
