@@ -135,10 +135,11 @@ def _input_bytes(batch: Batch) -> int:
 
 def _run_batch(batch: Batch, progress: Progress, current: dict[str, Result],
                kernels: KernelPool | None) -> tuple[list[Result], bool]:
-    """00 first, then the rest up to ``jobs`` at once, from the moment the
-    pinned inputs are staged (00 stages them, then goes on to its quality
-    report); notebooks already up to date are reported, not run. Returns the
-    results in notebook order and whether the run was interrupted."""
+    """00 first, then the rest (in :func:`start_order`) up to ``jobs`` at
+    once, from the moment the pinned inputs are staged (00 stages them, then
+    goes on to its quality report); notebooks already up to date are
+    reported, not run. Returns the results in notebook order and whether the
+    run was interrupted."""
     for result in current.values():
         progress.skipped(result)
     to_run = [nb for nb in batch.notebooks if nb.stem not in current]
